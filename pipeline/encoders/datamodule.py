@@ -1,0 +1,243 @@
+"""Trials and target latents for fitting an encoder: reading, checks, datasets, loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from pipeline.errors import DataError
+from pipeline.io import read_json, read_tsv, require_file
+
+TRIAL_COLUMNS = ("subject", "stimulus_id", "split")
+FIT_SPLITS = ("train", "val")
+STD_FLOOR = 0.1  # fraction of the mean standard deviation
+MIN_STD = 1e-12
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """A preprocessed dataset (stage contract 2); ``epochs`` is memory-mapped."""
+
+    epochs: np.ndarray  # (n_trials, n_chans, n_times)
+    trials: pd.DataFrame
+    info: dict[str, Any]
+    path: Path
+
+
+def read_preprocessed(preprocessed_dir: str | Path) -> Preprocessed:
+    """Open ``epochs.npy`` (memory-mapped), ``trials.tsv`` and ``info.json``.
+
+    Raises
+    ------
+    DataError
+        If a file is missing, or the shapes, channel names and positions disagree.
+    """
+    path = Path(preprocessed_dir)
+    epochs_path = require_file(path / "epochs.npy", "epochs [trial, channel, time]")
+    epochs = np.load(epochs_path, mmap_mode="r")
+    trials = read_tsv(path / "trials.tsv", required=TRIAL_COLUMNS)
+    trials = trials.astype({"subject": str, "stimulus_id": str, "split": str})
+    info = read_json(path / "info.json")
+    missing = [key for key in ("sfreq", "ch_names", "ch_pos") if key not in info]
+    if missing:
+        raise DataError(f"{path / 'info.json'}: missing key(s) {', '.join(missing)}")
+    if epochs.ndim != 3 or epochs.shape[0] != len(trials):
+        raise DataError(
+            f"{epochs_path}: got shape {epochs.shape}; expected ({len(trials)}, n_chans, "
+            f"n_times), one row per row of {path / 'trials.tsv'}"
+        )
+    if len(info["ch_names"]) != epochs.shape[1]:
+        raise DataError(
+            f"{path / 'info.json'}: got {len(info['ch_names'])} ch_names; expected "
+            f"{epochs.shape[1]}, the channels of {epochs_path}"
+        )
+    positions = np.asarray(info["ch_pos"], dtype=np.float64)
+    if positions.shape != (epochs.shape[1], 3) or not np.isfinite(positions).all():
+        raise DataError(
+            f"{path / 'info.json'}: ch_pos has shape {positions.shape} "
+            f"(finite: {bool(np.isfinite(positions).all())}); expected "
+            f"({epochs.shape[1]}, 3), finite, in metres"
+        )
+    return Preprocessed(epochs=epochs, trials=trials, info=info, path=path)
+
+
+def read_target_latents(targets_dir: str | Path) -> tuple[np.ndarray, pd.DataFrame, dict]:
+    """Read ``latents.npy`` (n_stimuli, dim), ``stimuli.tsv`` and ``info.json`` (contract 3).
+
+    Raises
+    ------
+    DataError
+        If a file is missing, the latents are not finite, or the row counts differ.
+    """
+    path = Path(targets_dir)
+    latents_path = require_file(path / "latents.npy", "target latents [n_stimuli, dim]")
+    latents = np.load(latents_path).astype(np.float32)  # (n_stimuli, dim)
+    stimuli = read_tsv(path / "stimuli.tsv", required=("stimulus_id",))
+    info = read_json(path / "info.json")
+    if latents.ndim != 2 or latents.shape[0] != len(stimuli) or not np.isfinite(latents).all():
+        raise DataError(
+            f"{latents_path}: got shape {latents.shape} (finite: "
+            f"{bool(np.isfinite(latents).all())}); expected ({len(stimuli)}, dim), finite, "
+            f"one row per row of {path / 'stimuli.tsv'}"
+        )
+    return latents, stimuli.astype({"stimulus_id": str}), info
+
+
+@dataclass(frozen=True)
+class SplitArrays:
+    """The trials of one split, loaded in memory (for closed-form fits)."""
+
+    x: np.ndarray  # (N, C, T) float32
+    subject: np.ndarray  # (N,) int64
+    target: np.ndarray  # (N, D) float32, standardised
+    stimulus: np.ndarray  # (N,) int64, row of the stimulus in the targets
+
+
+@dataclass(frozen=True)
+class EncoderData:
+    """Everything an encoder is fitted on: train and validation trials, standardised targets.
+
+    Only train and validation trials are ever indexed in ``epochs``; the test split is
+    not read. The target standardisation uses the training stimuli only.
+    """
+
+    preprocessed: Preprocessed
+    subjects: list[str]  # sorted labels; position = subject index
+    subject_index: np.ndarray  # (n_trials,) int64
+    stimulus_index: np.ndarray  # (n_trials,) int64, -1 outside train/val
+    target: np.ndarray  # (n_stimuli, D) float32, standardised
+    target_mean: np.ndarray  # (D,)
+    target_std: np.ndarray  # (D,)
+    target_rms: float  # root mean square norm of the standardised training targets
+    target_info: dict[str, Any]
+
+    def rows(self, split: str) -> np.ndarray:
+        """Indices of the trials of ``split`` (train or val)."""
+        return np.flatnonzero(self.preprocessed.trials["split"].to_numpy() == split)
+
+    def arrays(self, split: str) -> SplitArrays:
+        """Load the trials of ``split`` in memory."""
+        rows = self.rows(split)
+        return SplitArrays(
+            x=np.asarray(self.preprocessed.epochs[rows], dtype=np.float32),
+            subject=self.subject_index[rows],
+            target=self.target[self.stimulus_index[rows]],
+            stimulus=self.stimulus_index[rows],
+        )
+
+
+def load_encoder_data(preprocessed_dir: str | Path, targets_dir: str | Path) -> EncoderData:
+    """Match trials to target latents and standardise the latents on training stimuli.
+
+    A dimension whose training standard deviation is below ``STD_FLOOR`` times the mean
+    one is divided by that floor instead, so near-constant dimensions (dead units of a
+    network) do not blow up on stimuli that were not seen in training.
+
+    Parameters
+    ----------
+    preprocessed_dir : str or Path
+        Stage contract 2 (epochs.npy, trials.tsv, info.json).
+    targets_dir : str or Path
+        Stage contract 3 (latents.npy, stimuli.tsv, info.json).
+
+    Returns
+    -------
+    EncoderData
+
+    Raises
+    ------
+    DataError
+        If a split has no trial, or a train/val trial's stimulus has no latent.
+    """
+    preprocessed = read_preprocessed(preprocessed_dir)
+    latents, stimuli, target_info = read_target_latents(targets_dir)
+    trials = preprocessed.trials
+    for split in FIT_SPLITS:
+        if not (trials["split"] == split).any():
+            raise DataError(
+                f"{preprocessed.path / 'trials.tsv'}: no trial with split {split!r}; found "
+                f"{sorted(set(trials['split']))}"
+            )
+    row_of = {stimulus: row for row, stimulus in enumerate(stimuli["stimulus_id"])}
+    fitted = trials["split"].isin(FIT_SPLITS).to_numpy()
+    unknown = sorted(set(trials.loc[fitted, "stimulus_id"]) - set(row_of))
+    if unknown:
+        raise DataError(
+            f"{Path(targets_dir) / 'stimuli.tsv'}: no latent for stimuli {unknown[:5]} of "
+            f"train/val trials in {preprocessed.path / 'trials.tsv'}"
+        )
+    stimulus_index = np.where(
+        fitted, trials["stimulus_id"].map(row_of).fillna(-1).to_numpy(), -1
+    ).astype(np.int64)
+    subjects = sorted(set(trials["subject"]))
+    subject_index = trials["subject"].map({s: i for i, s in enumerate(subjects)}).to_numpy()
+    train_stimuli = np.unique(stimulus_index[(trials["split"] == "train").to_numpy()])
+    mean = latents[train_stimuli].mean(axis=0)
+    std = latents[train_stimuli].std(axis=0)
+    std = np.maximum(std, STD_FLOOR * std.mean() + MIN_STD)
+    target = ((latents - mean) / std).astype(np.float32)
+    rms = float(np.sqrt(np.mean(np.sum(target[train_stimuli] ** 2, axis=1))))
+    return EncoderData(
+        preprocessed=preprocessed,
+        subjects=subjects,
+        subject_index=subject_index.astype(np.int64),
+        stimulus_index=stimulus_index,
+        target=target,
+        target_mean=mean.astype(np.float32),
+        target_std=std.astype(np.float32),
+        target_rms=rms,
+        target_info=target_info,
+    )
+
+
+class TrialDataset(Dataset):
+    """Trials read one at a time from the memory-mapped epochs.
+
+    Items are ``(x (C, T), subject, target (D,), stimulus)``.
+    """
+
+    def __init__(self, data: EncoderData, rows: np.ndarray) -> None:
+        self.data = data
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        row = self.rows[index]
+        stimulus = self.data.stimulus_index[row]
+        return (
+            torch.from_numpy(np.array(self.data.preprocessed.epochs[row], dtype=np.float32)),
+            torch.tensor(self.data.subject_index[row]),
+            torch.from_numpy(self.data.target[stimulus]),
+            torch.tensor(stimulus),
+        )
+
+
+class EncoderDataModule(pl.LightningDataModule):
+    """Training (shuffled) and validation loaders over :class:`EncoderData`."""
+
+    def __init__(self, data: EncoderData, batch_size: int) -> None:
+        super().__init__()
+        self.data = data
+        self.batch_size = batch_size
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = TrialDataset(self.data, self.data.rows("train"))
+        return DataLoader(
+            dataset,
+            batch_size=min(self.batch_size, len(dataset)),
+            shuffle=True,
+            drop_last=len(dataset) > self.batch_size,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        dataset = TrialDataset(self.data, self.data.rows("val"))
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=False)

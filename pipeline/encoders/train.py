@@ -1,0 +1,143 @@
+"""Fit an encoder on train trials, select it on validation trials, save it (contract 4)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from pipeline.config import TrainConfig
+from pipeline.encoders import ENCODERS, FITTERS
+from pipeline.encoders.base import signal_args
+from pipeline.encoders.datamodule import load_encoder_data
+from pipeline.encoders.losses import retrieval_ranks
+from pipeline.encoders.model import ScaledEncoder, save_model
+from pipeline.encoders.predict import predict_rows
+from pipeline.io import write_json
+
+logger = logging.getLogger(__name__)
+
+
+def fit_encoder(
+    encoder: str,
+    options: dict[str, Any],
+    cfg: TrainConfig,
+    preprocessed_dir: str | Path,
+    targets_dir: str | Path,
+    out_dir: str | Path,
+) -> dict:
+    """Fit the encoder named ``encoder`` and write its model directory.
+
+    The encoder is trained on the ``train`` trials and selected (early stopping, best
+    epoch, regularisation) on the ``val`` trials only; ``test`` trials are never read.
+    Targets are standardised with the training stimuli's mean and standard deviation.
+
+    Parameters
+    ----------
+    encoder : str
+        A name registered in ``ENCODERS``; its ``fit_method`` picks the fitter.
+    options : dict
+        The encoder's options (see its ``Options``).
+    cfg : TrainConfig
+        Seed, loss, optimiser, epochs, hardware.
+    preprocessed_dir : str or Path
+        Stage contract 2.
+    targets_dir : str or Path
+        Stage contract 3.
+    out_dir : str or Path
+        Receives ``model.safetensors``, ``config.json``, ``history.csv``, ``train.json``
+        (and the training logs); created if missing.
+
+    Returns
+    -------
+    dict
+        The ``train.json`` summary.
+
+    Raises
+    ------
+    ValueError
+        If ``encoder`` is not registered (the message lists the encoders).
+    ParamsError
+        If an option is unknown or invalid.
+    DataError
+        If the inputs are missing or inconsistent.
+    """
+    cls = ENCODERS.get(encoder)
+    parsed = cls.parse_options(options).model_dump()
+    if cfg.num_threads > 0:
+        torch.set_num_threads(cfg.num_threads)
+    pl.seed_everything(cfg.seed, workers=True)
+    data = load_encoder_data(preprocessed_dir, targets_dir)
+    info = data.preprocessed.info
+    epochs = data.preprocessed.epochs
+    signal = signal_args(
+        n_chans=epochs.shape[1],
+        n_times=epochs.shape[2],
+        sfreq=info["sfreq"],
+        n_outputs=data.target.shape[1],
+        n_subjects=len(data.subjects),
+        chs_pos=info["ch_pos"],
+    )
+    model = ScaledEncoder(
+        cls(**signal, **parsed),
+        data.target_mean,
+        data.target_std,
+        data.target_rms,
+        rescale=cfg.rescale_predictions,
+    )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logger.info(
+        "fitting %s (%s) on %d train trials, selecting on %d val trials",
+        encoder, cls.fit_method, len(data.rows("train")), len(data.rows("val")),
+    )
+    start = time.perf_counter()
+    result = FITTERS.get(cls.fit_method)(model, data, cfg, out_dir)
+    fit_seconds = time.perf_counter() - start
+
+    val_rows = data.rows("val")
+    val_pred = predict_rows(result.model.encoder, epochs, val_rows, data.subject_index[val_rows])
+    val_ranks = retrieval_ranks(
+        torch.from_numpy(val_pred),
+        torch.from_numpy(data.target[data.stimulus_index[val_rows]]),
+        torch.from_numpy(data.stimulus_index[val_rows]),
+    )
+    config = {
+        "encoder": encoder,
+        "options": parsed,
+        "fit_method": cls.fit_method,
+        "signal": signal,
+        "ch_names": list(info["ch_names"]),
+        "tmin": info.get("tmin"),
+        "subjects": data.subjects,
+        "target": {"name": data.target_info.get("name"), "dim": int(data.target.shape[1])},
+        "rescale_predictions": cfg.rescale_predictions,
+        "train": cfg.model_dump(mode="json"),
+    }
+    save_model(result.model, config, out_dir)
+    result.history.to_csv(out_dir / "history.csv", index=False)
+    summary = {
+        "encoder": encoder,
+        "fit_method": cls.fit_method,
+        "fit_seconds": round(fit_seconds, 3),
+        "best_epoch": result.best_epoch,
+        "val_loss": result.val_loss,
+        "val_top1": float((val_ranks == 0).double().mean()),
+        "val_chance_top1": 1.0 / len(np.unique(data.stimulus_index[val_rows])),
+        "n_params": sum(p.numel() for p in result.model.encoder.parameters()),
+        "n_train_trials": int(len(data.rows("train"))),
+        "n_val_trials": int(len(val_rows)),
+        "n_subjects": len(data.subjects),
+        **result.details,
+    }
+    write_json(summary, out_dir / "train.json")
+    logger.info(
+        "%s: val top-1 %.3f (chance %.3f) in %.1f s",
+        encoder, summary["val_top1"], summary["val_chance_top1"], fit_seconds,
+    )
+    return summary

@@ -1,0 +1,112 @@
+"""Small I/O helpers shared by every stage: atomic outputs, tables, JSON."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.errors import DataError
+
+
+@contextlib.contextmanager
+def atomic_output_dir(path: str | Path) -> Iterator[Path]:
+    """Write a directory output all at once, or not at all.
+
+    Yields a temporary sibling directory; on success it replaces ``path``, on any
+    exception it is removed, so a failed stage never leaves a half-written output.
+
+    Parameters
+    ----------
+    path : str or Path
+        The final output directory.
+
+    Yields
+    ------
+    Path
+        The temporary directory to write into.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    tmp.chmod(0o755)
+    if path.exists():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    tmp.rename(path)
+
+
+@contextlib.contextmanager
+def atomic_output_file(path: str | Path) -> Iterator[Path]:
+    """Like :func:`atomic_output_dir`, for a single file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with open(fd, "wb"):
+            pass
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.chmod(0o644)
+    tmp.replace(path)
+
+
+def require_file(path: str | Path, what: str) -> Path:
+    """Return ``path`` if it is a file, else raise a DataError naming it and ``what`` it is."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; expected {what}")
+    return path
+
+
+def read_tsv(path: str | Path, required: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a TSV table, checking that it has the ``required`` columns.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, unreadable, or lacks a required column.
+    """
+    path = require_file(path, "a tab-separated table")
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"stimulus_id": str, "subject": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a readable TSV table ({exc})") from None
+    missing = [column for column in required if column not in table.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(table.columns)}"
+        )
+    return table
+
+
+def write_tsv(table: pd.DataFrame, path: str | Path) -> None:
+    """Write ``table`` as TSV without the index."""
+    table.to_csv(path, sep="\t", index=False)
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file, raising DataError naming the file if it is missing or malformed."""
+    path = require_file(path, "a JSON file")
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+
+
+def write_json(data: Any, path: str | Path) -> None:
+    """Write ``data`` as indented JSON."""
+    Path(path).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")

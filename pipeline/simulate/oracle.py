@@ -1,0 +1,224 @@
+"""What the Bayes-optimal oracle needs: true templates, noisy test trials, noise covariance.
+
+All three live in one representation: the raw sensor data low-passed (zero-phase
+Butterworth at ``LOWPASS_RATIO * oracle.sfreq``) and sampled at ``oracle.sfreq`` in the
+window ``oracle.tmin`` .. ``oracle.tmax`` after each onset (``tmax`` excluded), flattened
+channel-major. The same low-pass and sampling are applied to the noiseless responses (the
+templates), to the recorded test trials and to a separately simulated noise-only recording
+of the same subject, whose ``n_noise_epochs`` windows give the single-trial noise
+covariance (Ledoit-Wolf shrinkage).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy.signal import butter, sosfiltfilt
+
+from pipeline.simulate.recording import SubjectSimulation, record_noise
+
+if TYPE_CHECKING:
+    from pipeline.config import OracleConfig, SimulateConfig
+
+LOWPASS_RATIO = 0.4  # low-pass cutoff as a fraction of the oracle's sampling rate
+LOWPASS_ORDER = 4  # Butterworth order (doubled by the forward-backward pass)
+MARGIN = 2.0  # seconds of padding around responses and noise stretches (filter edges)
+EPOCHS_PER_PART = 240  # noise windows simulated per stretch of noise-only recording
+
+
+@dataclass(frozen=True)
+class OracleData:
+    """One subject's oracle inputs (see the module docstring for the representation).
+
+    Attributes
+    ----------
+    templates : ndarray, shape (n_test_stimuli, n_channels, n_times)
+    stimulus_ids : ndarray of str, shape (n_test_stimuli,)
+    trials : ndarray, shape (n_test_trials, n_channels, n_times)
+    trial_stimulus_ids : ndarray of str, shape (n_test_trials,)
+    noise_cov : ndarray, shape (n_channels * n_times, n_channels * n_times)
+    """
+
+    templates: np.ndarray
+    stimulus_ids: np.ndarray
+    trials: np.ndarray
+    trial_stimulus_ids: np.ndarray
+    noise_cov: np.ndarray
+
+
+def window_offsets(cfg: OracleConfig, sfreq: float) -> np.ndarray:
+    """Sample offsets from the onset of the oracle's time points. Returns (n_times,) int."""
+    n_times = int(round((cfg.tmax - cfg.tmin) * cfg.sfreq))
+    times = cfg.tmin + np.arange(n_times) / cfg.sfreq
+    return np.round(times * sfreq).astype(np.int64)
+
+
+def lowpass(data: np.ndarray, sfreq: float, oracle_sfreq: float) -> np.ndarray:
+    """Zero-phase anti-alias low-pass along the last axis. Returns a new array, same shape."""
+    sos = butter(LOWPASS_ORDER, LOWPASS_RATIO * oracle_sfreq, fs=sfreq, output="sos")
+    return sosfiltfilt(sos, data, axis=-1)
+
+
+def cut_windows(data: np.ndarray, starts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Samples ``starts + offsets`` of a continuous array. (C, N) -> (n_windows, C, n_times)."""
+    index = np.asarray(starts)[:, None] + offsets[None, :]  # (n, t)
+    return np.moveaxis(data[:, index], 0, 1)
+
+
+def represent(
+    data: np.ndarray, sfreq: float, starts: np.ndarray, cfg: OracleConfig
+) -> np.ndarray:
+    """Low-pass a continuous recording and cut the oracle windows at ``starts``.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_channels, n_samples)
+    sfreq : float
+        Sampling rate of ``data``.
+    starts : ndarray of int, shape (n_windows,)
+        Onset samples.
+    cfg : OracleConfig
+
+    Returns
+    -------
+    ndarray, shape (n_windows, n_channels, n_times)
+    """
+    return cut_windows(lowpass(data, sfreq, cfg.sfreq), starts, window_offsets(cfg, sfreq))
+
+
+def represent_responses(evoked: np.ndarray, sfreq: float, cfg: OracleConfig) -> np.ndarray:
+    """The oracle representation of isolated noiseless responses.
+
+    Parameters
+    ----------
+    evoked : ndarray, shape (n, n_channels, n_times_response)
+        Responses from their onset, as recorded.
+    sfreq : float
+    cfg : OracleConfig
+
+    Returns
+    -------
+    ndarray, shape (n, n_channels, n_times)
+    """
+    pad = int(round(MARGIN * sfreq))
+    padded = np.pad(evoked, ((0, 0), (0, 0), (pad, pad)))  # (n, C, T + 2 pad)
+    filtered = lowpass(padded, sfreq, cfg.sfreq)
+    return filtered[:, :, pad + window_offsets(cfg, sfreq)]
+
+
+def noise_windows(subject: SubjectSimulation, cfg: SimulateConfig) -> np.ndarray:
+    """Oracle windows of noise-only recordings of ``subject``.
+
+    Parameters
+    ----------
+    subject : SubjectSimulation
+    cfg : SimulateConfig
+        Uses ``seed``, ``sfreq`` and ``oracle``.
+
+    Returns
+    -------
+    ndarray, shape (oracle.n_noise_epochs, n_channels, n_times)
+        Contiguous, non-overlapping windows.
+    """
+    offsets = window_offsets(cfg.oracle, cfg.sfreq)
+    length = int(round((cfg.oracle.tmax - cfg.oracle.tmin) * cfg.sfreq))
+    margin = int(round(MARGIN * cfg.sfreq)) - offsets[0]
+    windows = []
+    for part, first in enumerate(range(0, cfg.oracle.n_noise_epochs, EPOCHS_PER_PART)):
+        count = min(EPOCHS_PER_PART, cfg.oracle.n_noise_epochs - first)
+        n_samples = count * length + 2 * int(round(MARGIN * cfg.sfreq))
+        noise = record_noise(subject, n_samples, cfg.seed, part)
+        windows.append(represent(noise, cfg.sfreq, margin + length * np.arange(count), cfg.oracle))
+    return np.concatenate(windows)
+
+
+def noise_covariance(windows: np.ndarray) -> np.ndarray:
+    """Ledoit-Wolf covariance of zero-mean noise windows.
+
+    The estimator of ``sklearn.covariance.LedoitWolf(assume_centered=True)``, computed
+    with one matrix product.
+
+    Parameters
+    ----------
+    windows : ndarray, shape (n_windows, n_channels, n_times)
+
+    Returns
+    -------
+    ndarray, shape (n_channels * n_times, n_channels * n_times)
+        Covariance of the channel-major flattened windows.
+    """
+    flat = windows.reshape(len(windows), -1)  # (n, p)
+    n, p = flat.shape
+    empirical = flat.T @ flat / n  # (p, p)
+    mu = np.trace(empirical) / p
+    frobenius = np.sum(empirical**2)
+    delta = (frobenius - 2.0 * mu * np.trace(empirical) + p * mu**2) / p
+    beta = (np.sum(np.sum(flat**2, axis=1) ** 2) / n - frobenius) / (n * p)
+    shrinkage = min(beta, delta) / delta if delta > 0 else 1.0
+    covariance = (1.0 - shrinkage) * empirical
+    covariance[np.diag_indices(p)] += shrinkage * mu
+    return covariance
+
+
+def make_oracle(
+    subject: SubjectSimulation, recording: np.ndarray, stimuli: pd.DataFrame, cfg: SimulateConfig
+) -> OracleData:
+    """Gather one subject's oracle inputs.
+
+    Parameters
+    ----------
+    subject : SubjectSimulation
+    recording : ndarray, shape (n_channels, n_samples)
+        The subject's recorded session (from :func:`pipeline.simulate.recording.record`).
+    stimuli : pandas.DataFrame
+        The stimulus table (columns stimulus_id, split), rows in ``subject.evoked`` order.
+    cfg : SimulateConfig
+
+    Returns
+    -------
+    OracleData
+    """
+    test = np.flatnonzero(stimuli["split"].to_numpy() == "test")
+    evoked = subject.noise.signal_gain[:, None] * subject.evoked[test]  # (n_test, C, T)
+    trials = subject.schedule[subject.schedule["split"] == "test"]
+    return OracleData(
+        templates=represent_responses(evoked, cfg.sfreq, cfg.oracle),
+        stimulus_ids=stimuli["stimulus_id"].to_numpy()[test].astype(str),
+        trials=represent(recording, cfg.sfreq, trials["sample"].to_numpy(), cfg.oracle),
+        trial_stimulus_ids=trials["stimulus_id"].to_numpy().astype(str),
+        noise_cov=noise_covariance(noise_windows(subject, cfg)),
+    )
+
+
+def write_oracle(oracle: OracleData, path: Path) -> None:
+    """Write one subject's oracle inputs as an ``.npz`` file (float64 arrays, str ids)."""
+    np.savez(
+        path,
+        templates=oracle.templates.astype(np.float64),
+        stimulus_ids=oracle.stimulus_ids,
+        trials=oracle.trials.astype(np.float64),
+        trial_stimulus_ids=oracle.trial_stimulus_ids,
+        noise_cov=oracle.noise_cov.astype(np.float64),
+    )
+
+
+def oracle_description(cfg: OracleConfig) -> dict[str, object]:
+    """The contents of ``oracle.json``."""
+    return {
+        "sfreq": cfg.sfreq,
+        "tmin": cfg.tmin,
+        "tmax": cfg.tmax,
+        "n_noise_epochs": cfg.n_noise_epochs,
+        "description": (
+            "Raw sensor data (volts) low-passed with a zero-phase Butterworth filter at "
+            f"{LOWPASS_RATIO} x sfreq and sampled at sfreq from tmin to tmax (excluded) after "
+            "each onset. templates: noiseless responses of the test stimuli; trials: recorded "
+            "test trials; noise_cov: Ledoit-Wolf covariance of single-trial noise estimated "
+            "from n_noise_epochs windows of a separate noise-only recording of the same "
+            "subject, flattened channel-major."
+        ),
+    }

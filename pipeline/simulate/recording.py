@@ -1,0 +1,139 @@
+"""One subject's simulated session: evoked responses at the sensors, plus noise.
+
+The signal-to-noise ratio ``snr`` is defined at the sensors, on the good channels, for a
+subject of response gain 1: the RMS of the noiseless evoked responses (over all stimuli of
+the study, all good channels and the ``RESPONSE_DURATION`` after each onset) divided by the
+expected RMS of the total noise (``NoiseModel.rms`` in :mod:`pipeline.simulate.noise`, all
+nuisance components together). Each subject's responses are then multiplied by its own
+response gain, so its effective snr is ``snr * response_gain``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from pipeline.simulate.forward import CHANNELS, Head, HeadTemplate, make_head
+from pipeline.simulate.noise import NoiseModel, apply_channel_faults, background, make_noise_model
+from pipeline.simulate.responses import ResponseModel, sensor_responses
+from pipeline.simulate.schedule import recording_samples, trial_schedule
+from pipeline.simulate.seeding import make_rng
+
+if TYPE_CHECKING:
+    from pipeline.config import SimulateConfig
+    from pipeline.simulate.stimuli import Stimuli
+
+
+@dataclass(frozen=True)
+class SubjectSimulation:
+    """Everything that defines one simulated subject.
+
+    Attributes
+    ----------
+    index : int
+        0-based subject index.
+    head : Head
+    noise : NoiseModel
+    evoked : ndarray, shape (n_stimuli, n_channels, n_times)
+        Noiseless response to each stimulus (rows in stimulus-table order), volts, before
+        channel faults.
+    schedule : pandas.DataFrame
+        The trial sequence (see :func:`pipeline.simulate.schedule.trial_schedule`).
+    """
+
+    index: int
+    head: Head
+    noise: NoiseModel
+    evoked: np.ndarray
+    schedule: pd.DataFrame
+
+    @property
+    def label(self) -> str:
+        """BIDS subject label: "01", "02", ..."""
+        return f"{self.index + 1:02d}"
+
+
+def simulate_subject(
+    cfg: SimulateConfig,
+    template: HeadTemplate,
+    responses: ResponseModel,
+    stimuli: Stimuli,
+    subject_index: int,
+) -> SubjectSimulation:
+    """Build one subject: head, noise model, scaled evoked responses and trial schedule.
+
+    Parameters
+    ----------
+    cfg : SimulateConfig
+    template : HeadTemplate
+    responses : ResponseModel
+    stimuli : Stimuli
+    subject_index : int
+        0-based.
+
+    Returns
+    -------
+    SubjectSimulation
+    """
+    head = make_head(template, cfg.seed, subject_index)
+    noise = make_noise_model(cfg.noise, cfg.sfreq, template.info, head, cfg.seed, subject_index)
+    evoked = sensor_responses(responses, stimuli.latents, head.gains["evoked"])  # (N, C, T)
+    evoked_rms = np.sqrt(np.mean(evoked[:, noise.good] ** 2))
+    evoked = evoked * (head.response_gain * cfg.snr * noise.rms / evoked_rms)
+    schedule = trial_schedule(stimuli.table, cfg, subject_index)
+    return SubjectSimulation(subject_index, head, noise, evoked, schedule)
+
+
+def evoked_signal(subject: SubjectSimulation, n_samples: int) -> np.ndarray:
+    """The noiseless recording: every trial's response at its onset. Returns (C, n_samples)."""
+    signal = np.zeros((len(CHANNELS), n_samples))
+    n_times = subject.evoked.shape[-1]
+    for index, start in zip(
+        subject.schedule["stimulus_index"], subject.schedule["sample"], strict=True
+    ):
+        signal[:, start : start + n_times] += subject.evoked[index]
+    return signal
+
+
+def record(subject: SubjectSimulation, seed: int) -> np.ndarray:
+    """Simulate the continuous recording of one subject's session.
+
+    Parameters
+    ----------
+    subject : SubjectSimulation
+    seed : int
+        The study seed.
+
+    Returns
+    -------
+    ndarray, shape (n_channels, n_samples)
+        Volts; ``n_samples`` from :func:`pipeline.simulate.schedule.recording_samples`.
+    """
+    n_samples = recording_samples(subject.schedule, subject.noise.sfreq)
+    rng = make_rng(seed, "recording", subject.index)
+    data = evoked_signal(subject, n_samples) + background(subject.noise, n_samples, rng)
+    return apply_channel_faults(subject.noise, data, rng)
+
+
+def record_noise(subject: SubjectSimulation, n_samples: int, seed: int, part: int) -> np.ndarray:
+    """A noise-only recording of the same subject (same noise model and bad channels).
+
+    Parameters
+    ----------
+    subject : SubjectSimulation
+    n_samples : int
+    seed : int
+        The study seed.
+    part : int
+        Selects an independent stretch of noise.
+
+    Returns
+    -------
+    ndarray, shape (n_channels, n_samples)
+        Volts.
+    """
+    rng = make_rng(seed, "noise recording", subject.index, part)
+    return apply_channel_faults(subject.noise, background(subject.noise, n_samples, rng), rng)

@@ -1,0 +1,95 @@
+"""Generate the whole simulated study: stimuli, recordings, oracle inputs, hidden truth."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.io import write_json
+from pipeline.simulate.bids import (
+    write_derivative_description,
+    write_description,
+    write_recording,
+    write_stimuli,
+)
+from pipeline.simulate.forward import make_head_template
+from pipeline.simulate.noise import NOISE_UNIT
+from pipeline.simulate.oracle import make_oracle, oracle_description, write_oracle
+from pipeline.simulate.recording import SubjectSimulation, record, simulate_subject
+from pipeline.simulate.responses import make_response_model
+from pipeline.simulate.stimuli import make_stimuli
+
+if TYPE_CHECKING:
+    from pipeline.config import SimulateConfig
+
+logger = logging.getLogger(__name__)
+
+
+def _truth(subject: SubjectSimulation) -> dict[str, object]:
+    """A subject's hidden simulation parameters, for checking later stages."""
+    return {
+        "bad_channels": subject.noise.bad_channels,
+        "response_gain": subject.head.response_gain,
+        "head_rotation_deg": subject.head.rotation.tolist(),
+        "head_translation_m": subject.head.translation.tolist(),
+        "alpha_frequency": subject.noise.alpha_frequency,
+        "noise_rms_volts": subject.noise.rms,
+    }
+
+
+def simulate_study(cfg: SimulateConfig, out_dir: Path) -> None:
+    """Simulate an EEG study of image viewing and write it as a BIDS root.
+
+    Writes ``sub-XX/eeg/`` (BrainVision via mne-bids, one annotation per trial whose
+    description is the stimulus id), ``stimuli/`` (stimuli.tsv, images/, latents.npy),
+    ``derivatives/oracle/`` (``sub-XX_oracle.npz`` and ``oracle.json``) and
+    ``derivatives/simulation/truth.json`` (each subject's bad channels, head position,
+    response gain).
+
+    Parameters
+    ----------
+    cfg : SimulateConfig
+        The ``simulate`` section of params.yaml.
+    out_dir : Path
+        The BIDS root; created if missing.
+    """
+    out_dir = Path(out_dir)
+    start = time.perf_counter()
+    stimuli = make_stimuli(cfg)
+    write_stimuli(out_dir, stimuli)
+    logger.info(
+        "rendered %d stimuli (%s) in %.1f s", len(stimuli.table),
+        ", ".join(f"{n} {s}" for s, n in stimuli.table["split"].value_counts().items()),
+        time.perf_counter() - start,
+    )
+    template = make_head_template(cfg)
+    responses = make_response_model(cfg.seed, cfg.n_sources, stimuli.latents.shape[1], cfg.sfreq)
+    oracle_dir = out_dir / "derivatives" / "oracle"
+    oracle_dir.mkdir(parents=True, exist_ok=True)
+    truth = {}
+    for index in range(cfg.n_subjects):
+        begin = time.perf_counter()
+        subject = simulate_subject(cfg, template, responses, stimuli, index)
+        recording = record(subject, cfg.seed)
+        write_recording(out_dir, subject.label, recording, template.info, subject.schedule)
+        oracle = make_oracle(subject, recording, stimuli.table, cfg)
+        write_oracle(oracle, oracle_dir / f"sub-{subject.label}_oracle.npz")
+        truth[subject.label] = _truth(subject)
+        logger.info(
+            "sub-%s: %d trials, %.0f s of EEG, bad channels %s, in %.1f s",
+            subject.label, len(subject.schedule), recording.shape[1] / cfg.sfreq,
+            ", ".join(subject.noise.bad_channels) or "none", time.perf_counter() - begin,
+        )
+    write_json(oracle_description(cfg.oracle), oracle_dir / "oracle.json")
+    write_derivative_description(oracle_dir, "brainrecon oracle")
+    simulation_dir = out_dir / "derivatives" / "simulation"
+    simulation_dir.mkdir(parents=True, exist_ok=True)
+    write_json(
+        {"snr": cfg.snr, "noise_unit_volts": NOISE_UNIT, "subjects": truth},
+        simulation_dir / "truth.json",
+    )
+    write_derivative_description(simulation_dir, "brainrecon simulation truth")
+    write_description(out_dir)
+    logger.info("simulated %d subjects in %.1f s", cfg.n_subjects, time.perf_counter() - start)

@@ -1,0 +1,30 @@
+"""DVC stage `evaluate`: zero-shot retrieval beside chance, the baseline and the oracle."""
+
+import argparse
+from pathlib import Path
+
+from pipeline.cli import run_stage
+from pipeline.config import load_section
+from pipeline.evaluation import evaluate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--predictions", required=True, type=Path)
+    parser.add_argument("--baseline", required=True, type=Path)
+    parser.add_argument("--targets", required=True, type=Path)
+    parser.add_argument("--oracle", type=Path, default=None, help="the study's oracle data, if any")
+    parser.add_argument("--metrics", required=True, type=Path)
+    parser.add_argument("--topk", required=True, type=Path)
+    parser.add_argument("--plots", required=True, type=Path)
+    args = parser.parse_args()
+    cfg = load_section("evaluate", args.params)
+    evaluate(
+        cfg, args.predictions, args.baseline, args.targets, args.oracle,
+        args.metrics, args.topk, args.plots,
+    )
+
+
+if __name__ == "__main__":
+    run_stage("evaluate", main)

@@ -1,0 +1,76 @@
+"""params.yaml validation: every section of the shipped file parses; typos give one clear line."""
+
+import pytest
+import yaml
+
+from pipeline.config import SECTIONS, load_section, parse_section
+from pipeline.errors import ParamsError
+
+
+@pytest.fixture(scope="module")
+def params(project_root):
+    return yaml.safe_load((project_root / "params.yaml").read_text())
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_shipped_params_validate(params, section):
+    parsed = parse_section(section, params[section])
+    assert isinstance(parsed, SECTIONS[section])
+
+
+def test_every_params_section_has_a_model(params):
+    assert set(params) == set(SECTIONS)
+
+
+@pytest.mark.parametrize(
+    ("section", "raw", "message"),
+    [
+        ("train", {"encoder": {"nmae": "conv"}}, r"train\.encoder\.nmae: unknown key"),
+        ("train", {"encoder": {"name": "cnov"}},
+         r"train\.encoder\.name: unknown encoder 'cnov'; expected one of .*conv.*ridge"),
+        ("train", {"lr": -1}, r"train\.lr: .*greater than 0 \(got -1\)"),
+        ("train", {"loss": {"clip": 0, "mse": 0}}, r"train\.loss: got clip=0 and mse=0"),
+        ("train", {"encoder": {"options": {"transformer": {}}}},
+         r"train\.encoder\.options: unknown encoder 'transformer'"),
+        ("targets", {"name": "clip"}, r"targets\.name: unknown target 'clip'; expected one of"),
+        ("simulate", {"study": "nsd"},
+         r"simulate\.study: unknown study 'nsd'; expected one of simulated"),
+        ("simulate", {"n_subjects": "three"}, r"simulate\.n_subjects: .*integer.*\(got 'three'\)"),
+        ("preprocess", {"steps": [{"fn": "filtre"}]},
+         r"preprocess\.steps\.0\.fn: unknown preprocessing step 'filtre'; expected one of"),
+        ("preprocess", {}, r"preprocess\.steps: Field required"),
+        ("evaluate", {"metrics": ["top3"]}, r"evaluate\.metrics: unknown metric 'top3'"),
+        ("evaluate", {"confidence": 1.5}, r"evaluate\.confidence: .*less than 1 \(got 1\.5\)"),
+    ],
+)
+def test_bad_values_name_key_value_and_expectation(section, raw, message):
+    with pytest.raises(ParamsError, match=message) as info:
+        parse_section(section, raw)
+    assert str(info.value).startswith("params.yaml: ")
+    assert "\n" not in str(info.value)
+
+
+def test_section_must_be_a_mapping():
+    with pytest.raises(ParamsError, match=r"train: expected a mapping of keys, got 3"):
+        parse_section("train", 3)
+
+
+def test_load_section_reports_missing_file_and_section(tmp_path):
+    with pytest.raises(ParamsError, match=r"params\.yaml: file not found"):
+        load_section("train", tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("evaluate: {}\n")
+    with pytest.raises(ParamsError, match="missing section 'train'"):
+        load_section("train", tmp_path / "params.yaml")
+
+
+def test_load_section_reports_bad_yaml(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train: {lr: [\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_section("train", path)
+
+
+def test_encoder_options_for_the_selected_encoder(params):
+    cfg = parse_section("train", params["train"])
+    assert cfg.encoder.kwargs() == params["train"]["encoder"]["options"][cfg.encoder.name]
+    assert cfg.encoder.kwargs("ridge") == params["train"]["encoder"]["options"]["ridge"]
