@@ -47,7 +47,7 @@ class NoiseConfig(Section):
 class SplitSizes(Section):
     """Number of distinct stimuli in each split (splits are by stimulus)."""
 
-    train: int = Field(240, ge=2)
+    train: int = Field(480, ge=2)
     val: int = Field(40, ge=2)
     test: int = Field(40, ge=2)
 
@@ -82,7 +82,7 @@ class SimulateConfig(Section):
     sfreq: float = Field(250.0, gt=0)
     n_sources: int = Field(24, ge=1)
     snr: float = Field(
-        0.1,
+        0.2,
         gt=0,
         description="evoked RMS over total noise RMS at the sensors (pipeline.simulate.recording)",
     )
