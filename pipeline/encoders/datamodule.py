@@ -8,86 +8,15 @@ from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from pipeline.artifacts import Preprocessed, read_preprocessed, read_targets
 from pipeline.errors import DataError
-from pipeline.io import read_json, read_tsv, require_file
 
-TRIAL_COLUMNS = ("subject", "stimulus_id", "split")
 FIT_SPLITS = ("train", "val")
 STD_FLOOR = 0.1  # fraction of the mean standard deviation
 MIN_STD = 1e-12
-
-
-@dataclass(frozen=True)
-class Preprocessed:
-    """A preprocessed dataset (stage contract 2); ``epochs`` is memory-mapped."""
-
-    epochs: np.ndarray  # (n_trials, n_chans, n_times)
-    trials: pd.DataFrame
-    info: dict[str, Any]
-    path: Path
-
-
-def read_preprocessed(preprocessed_dir: str | Path) -> Preprocessed:
-    """Open ``epochs.npy`` (memory-mapped), ``trials.tsv`` and ``info.json``.
-
-    Raises
-    ------
-    DataError
-        If a file is missing, or the shapes, channel names and positions disagree.
-    """
-    path = Path(preprocessed_dir)
-    epochs_path = require_file(path / "epochs.npy", "epochs [trial, channel, time]")
-    epochs = np.load(epochs_path, mmap_mode="r")
-    trials = read_tsv(path / "trials.tsv", required=TRIAL_COLUMNS)
-    trials = trials.astype({"subject": str, "stimulus_id": str, "split": str})
-    info = read_json(path / "info.json")
-    missing = [key for key in ("sfreq", "ch_names", "ch_pos") if key not in info]
-    if missing:
-        raise DataError(f"{path / 'info.json'}: missing key(s) {', '.join(missing)}")
-    if epochs.ndim != 3 or epochs.shape[0] != len(trials):
-        raise DataError(
-            f"{epochs_path}: got shape {epochs.shape}; expected ({len(trials)}, n_chans, "
-            f"n_times), one row per row of {path / 'trials.tsv'}"
-        )
-    if len(info["ch_names"]) != epochs.shape[1]:
-        raise DataError(
-            f"{path / 'info.json'}: got {len(info['ch_names'])} ch_names; expected "
-            f"{epochs.shape[1]}, the channels of {epochs_path}"
-        )
-    positions = np.asarray(info["ch_pos"], dtype=np.float64)
-    if positions.shape != (epochs.shape[1], 3) or not np.isfinite(positions).all():
-        raise DataError(
-            f"{path / 'info.json'}: ch_pos has shape {positions.shape} "
-            f"(finite: {bool(np.isfinite(positions).all())}); expected "
-            f"({epochs.shape[1]}, 3), finite, in metres"
-        )
-    return Preprocessed(epochs=epochs, trials=trials, info=info, path=path)
-
-
-def read_target_latents(targets_dir: str | Path) -> tuple[np.ndarray, pd.DataFrame, dict]:
-    """Read ``latents.npy`` (n_stimuli, dim), ``stimuli.tsv`` and ``info.json`` (contract 3).
-
-    Raises
-    ------
-    DataError
-        If a file is missing, the latents are not finite, or the row counts differ.
-    """
-    path = Path(targets_dir)
-    latents_path = require_file(path / "latents.npy", "target latents [n_stimuli, dim]")
-    latents = np.load(latents_path).astype(np.float32)  # (n_stimuli, dim)
-    stimuli = read_tsv(path / "stimuli.tsv", required=("stimulus_id",))
-    info = read_json(path / "info.json")
-    if latents.ndim != 2 or latents.shape[0] != len(stimuli) or not np.isfinite(latents).all():
-        raise DataError(
-            f"{latents_path}: got shape {latents.shape} (finite: "
-            f"{bool(np.isfinite(latents).all())}); expected ({len(stimuli)}, dim), finite, "
-            f"one row per row of {path / 'stimuli.tsv'}"
-        )
-    return latents, stimuli.astype({"stimulus_id": str}), info
 
 
 @dataclass(frozen=True)
@@ -157,7 +86,7 @@ def load_encoder_data(preprocessed_dir: str | Path, targets_dir: str | Path) -> 
         If a split has no trial, or a train/val trial's stimulus has no latent.
     """
     preprocessed = read_preprocessed(preprocessed_dir)
-    latents, stimuli, target_info = read_target_latents(targets_dir)
+    latents, stimuli, target_info = read_targets(targets_dir)
     trials = preprocessed.trials
     for split in FIT_SPLITS:
         if not (trials["split"] == split).any():

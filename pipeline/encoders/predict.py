@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.encoders.datamodule import read_preprocessed
+from pipeline.artifacts import read_preprocessed
 from pipeline.encoders.model import load_encoder
 from pipeline.errors import DataError, ParamsError
-from pipeline.io import write_tsv
+from pipeline.io import write_json, write_tsv
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,9 @@ def predict_latents(
     preprocessed_dir : str or Path
         The preprocessed trials (stage contract 2), with the channels the model was trained on.
     out_dir : str or Path
-        Receives ``predictions.npy`` (float32, [n_rows, dim]) and ``trials.tsv`` (those rows
-        of the preprocessed ``trials.tsv``, same order); created if missing.
+        Receives ``predictions.npy`` (float32, [n_rows, dim]), ``trials.tsv`` (those rows
+        of the preprocessed ``trials.tsv``, same order) and ``info.json`` (the returned
+        summary, naming the encoder); created if missing.
     splits : sequence of str
         Which splits to predict.
 
@@ -136,5 +137,6 @@ def predict_latents(
         "n_rows": int(len(rows)),
         "dim": int(predictions.shape[1]),
     }
+    write_json(summary, out_dir / "info.json")
     logger.info("predicted %d trials (%s) x %d dims", len(rows), ", ".join(splits), summary["dim"])
     return summary

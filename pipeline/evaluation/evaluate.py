@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.artifacts import read_predictions, read_targets
 from pipeline.config import EvaluateConfig
 from pipeline.errors import DataError
 from pipeline.evaluation import METRICS
@@ -17,13 +18,7 @@ from pipeline.evaluation.metrics import Metric, top_k_curve
 from pipeline.evaluation.oracle import oracle_scores
 from pipeline.evaluation.plots import plot_retrieval, plot_similarity, plot_topk
 from pipeline.evaluation.report import format_results
-from pipeline.evaluation.retrieval import (
-    RetrievalScores,
-    count_repetitions,
-    read_predictions,
-    read_targets,
-    retrieval_scores,
-)
+from pipeline.evaluation.retrieval import RetrievalScores, count_repetitions, retrieval_scores
 from pipeline.io import atomic_output_file, read_json, write_json
 
 logger = logging.getLogger(__name__)
@@ -37,15 +32,6 @@ def _encoder_name(predictions_dir: Path, default: str) -> str:
     if not info_path.is_file():
         return default
     return str(read_json(info_path).get("encoder", default))
-
-
-def _target_name(targets_dir: Path) -> str:
-    """The target latent space named in the targets' ``info.json``."""
-    info_path = targets_dir / "info.json"
-    info = read_json(info_path)
-    if "name" not in info:
-        raise DataError(f"{info_path}: no 'name' key; expected the target latent space's name")
-    return str(info["name"])
 
 
 def _model_retrieval(
@@ -210,7 +196,7 @@ def evaluate(
     """
     predictions_dir, baseline_dir = Path(predictions_dir), Path(baseline_dir)
     targets_dir, plots_dir = Path(targets_dir), Path(plots_dir)
-    latents, stimuli = read_targets(targets_dir)
+    latents, stimuli, target_info = read_targets(targets_dir)
     average = cfg.average_repetitions
     decoder, trials = _model_retrieval(predictions_dir, latents, stimuli, targets_dir, average)
     baseline, _ = _model_retrieval(baseline_dir, latents, stimuli, targets_dir, average)
@@ -226,7 +212,7 @@ def evaluate(
     results: dict[str, Any] = {
         "encoder": _encoder_name(predictions_dir, "decoder"),
         "baseline_encoder": _encoder_name(baseline_dir, "baseline"),
-        "target": _target_name(targets_dir),
+        "target": str(target_info["name"]),
         "n_test_stimuli": len(decoder.gallery),
         "n_queries": decoder.n_queries,
         "average_repetitions": average,

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pipeline.errors import DataError
-from pipeline.io import read_tsv, require_file
 
 logger = logging.getLogger(__name__)
 
-TRIAL_COLUMNS = ("subject", "stimulus_id", "split")
-STIMULUS_COLUMNS = ("stimulus_id", "split")
 
 
 @dataclass(frozen=True)
@@ -46,46 +42,6 @@ class RetrievalScores:
     def n_queries(self) -> int:
         """Number of queries (rows of ``scores``)."""
         return int(self.scores.shape[0])
-
-
-def read_predictions(predictions_dir: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
-    """Read ``predictions.npy`` (n_rows, dim) and its ``trials.tsv`` (stage contract 5).
-
-    Raises
-    ------
-    DataError
-        If a file is missing or the row counts differ.
-    """
-    predictions_dir = Path(predictions_dir)
-    path = require_file(predictions_dir / "predictions.npy", "predicted latents [n_rows, dim]")
-    predictions = np.load(path, mmap_mode="r")  # (n_rows, dim)
-    trials = read_tsv(predictions_dir / "trials.tsv", required=TRIAL_COLUMNS)
-    if predictions.ndim != 2 or predictions.shape[0] != len(trials):
-        raise DataError(
-            f"{path}: got shape {predictions.shape}; expected ({len(trials)}, dim), "
-            f"one row per row of {predictions_dir / 'trials.tsv'}"
-        )
-    return predictions, trials.astype({"subject": str, "stimulus_id": str, "split": str})
-
-
-def read_targets(targets_dir: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
-    """Read the target ``latents.npy`` (n_stimuli, dim) and ``stimuli.tsv`` (stage contract 3).
-
-    Raises
-    ------
-    DataError
-        If a file is missing or the row counts differ.
-    """
-    targets_dir = Path(targets_dir)
-    path = require_file(targets_dir / "latents.npy", "target latents [n_stimuli, dim]")
-    latents = np.load(path, mmap_mode="r")  # (n_stimuli, dim)
-    stimuli = read_tsv(targets_dir / "stimuli.tsv", required=STIMULUS_COLUMNS)
-    if latents.ndim != 2 or latents.shape[0] != len(stimuli):
-        raise DataError(
-            f"{path}: got shape {latents.shape}; expected ({len(stimuli)}, dim), "
-            f"one row per row of {targets_dir / 'stimuli.tsv'}"
-        )
-    return latents, stimuli.astype({"stimulus_id": str, "split": str})
 
 
 def zero_shot_gallery(

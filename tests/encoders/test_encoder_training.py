@@ -58,6 +58,7 @@ def test_fit_and_predict_beat_chance_on_test_trials(encoder, make_synthetic_stud
     trials = pd.read_csv(predictions_dir / "trials.tsv", sep="\t", dtype={"subject": str})
     assert result["n_rows"] == len(trials) == 24 and predictions.shape == (24, 6)
     assert predictions.dtype == np.float32 and set(trials["split"]) == {"val", "test"}
+    assert json.loads((predictions_dir / "info.json").read_text())["encoder"] == encoder
     chance = 1 / 6
     assert test_top1(predictions, trials, study["latents"]) > 2.5 * chance
     # Predictions live in the original target space (latents have mean 5, sd 2).

@@ -6,12 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.artifacts import read_predictions, read_targets
 from pipeline.errors import DataError
 from pipeline.evaluation import METRICS
 from pipeline.evaluation.retrieval import (
     count_repetitions,
-    read_predictions,
-    read_targets,
     retrieval_scores,
 )
 
@@ -19,7 +18,7 @@ from pipeline.evaluation.retrieval import (
 def test_averaging_gives_one_query_per_subject_and_stimulus(make_study) -> None:
     study = make_study(n_subjects=2, n_test=6, n_reps=3)
     predictions, trials = read_predictions(study.decoder)
-    latents, stimuli = read_targets(study.targets)
+    latents, stimuli, _ = read_targets(study.targets)
     single = retrieval_scores(predictions, trials, latents, stimuli, average_repetitions=False)
     averaged = retrieval_scores(predictions, trials, latents, stimuli, average_repetitions=True)
     assert single.scores.shape == (2 * 6 * 3, 6)
@@ -39,7 +38,7 @@ def test_averaging_gives_one_query_per_subject_and_stimulus(make_study) -> None:
 
 def test_exact_predictions_retrieve_perfectly(make_study) -> None:
     study = make_study()
-    latents, stimuli = read_targets(study.targets)
+    latents, stimuli, _ = read_targets(study.targets)
     row_of = {stim: row for row, stim in enumerate(stimuli["stimulus_id"])}
     exact = 2.0 * latents[[row_of[stim] for stim in study.trials["stimulus_id"]]]
     result = retrieval_scores(exact, study.trials, latents, stimuli, average_repetitions=False)
@@ -49,7 +48,7 @@ def test_exact_predictions_retrieve_perfectly(make_study) -> None:
 
 def test_test_stimulus_in_training_rows_is_a_zero_shot_violation(make_study) -> None:
     study = make_study()
-    latents, stimuli = read_targets(study.targets)
+    latents, stimuli, _ = read_targets(study.targets)
     leaked_row = study.trials[study.trials["split"] == "test"].iloc[[0]].assign(split="train")
     trials = pd.concat([study.trials, leaked_row], ignore_index=True)
     predictions = np.zeros((len(trials), latents.shape[1]))
@@ -59,7 +58,7 @@ def test_test_stimulus_in_training_rows_is_a_zero_shot_violation(make_study) -> 
 
 def test_test_stimulus_outside_the_targets_test_split_is_rejected(make_study) -> None:
     study = make_study()
-    latents, stimuli = read_targets(study.targets)
+    latents, stimuli, _ = read_targets(study.targets)
     test_id = study.trials.loc[study.trials["split"] == "test", "stimulus_id"].iloc[0]
     relabelled = stimuli.assign(split=np.where(stimuli["stimulus_id"] == test_id, "train",
                                                stimuli["split"]))
@@ -70,7 +69,7 @@ def test_test_stimulus_outside_the_targets_test_split_is_rejected(make_study) ->
 
 def test_malformed_predictions_are_data_errors(make_study, predictions_writer) -> None:
     study = make_study()
-    latents, _ = read_targets(study.targets)
+    latents, _, _ = read_targets(study.targets)
     bad = predictions_writer(study.decoder.parent / "bad", np.zeros((3, 8)), study.trials)
     with pytest.raises(DataError, match=r"predictions.npy: got shape \(3, 8\)"):
         read_predictions(bad)
