@@ -157,11 +157,11 @@ class ConvOptions(Options):
     depth: PositiveInt = Field(4, description="residual blocks (dilation 2**k, cyclic)")
     spatial_channels: PositiveInt = Field(64, description="outputs of the spatial attention")
     n_fourier: PositiveInt = Field(8, description="Fourier frequencies per layout axis")
-    dropout: float = Field(0.1, ge=0, lt=1, description="dropout in the blocks and head")
+    dropout: float = Field(0.3, ge=0, lt=1, description="dropout in the blocks and head")
     spatial_dropout: float = Field(
         0.2, ge=0, lt=1, description="radius of the sensor disc dropped per trial (layout units)"
     )
-    head_channels: PositiveInt = Field(16, description="channels kept before flattening time")
+    head_channels: PositiveInt = Field(4, description="channels kept before flattening time")
 
 
 @register_encoder("conv")
