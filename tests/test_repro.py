@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 TINY = {
     "simulate": {"n_subjects": 2, "stimuli": {"train": 24, "val": 8, "test": 8},
-                 "test_repetitions": 2, "sfreq": 200.0,
+                 "test_repetitions": 2,
                  "oracle": {"n_noise_epochs": 200}},
     "targets": {"name": "simulator"},
     "train": {"max_epochs": 2, "batch_size": 16,
