@@ -18,7 +18,7 @@ test-fast: $(VENV)/.installed
 	python -m pytest -ra -m "not slow"
 
 lint: $(VENV)/.installed
-	ruff check pipeline stages tests benchmarks
+	ruff check pipeline stages tests
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
