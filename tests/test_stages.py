@@ -6,6 +6,8 @@ import sys
 import pytest
 import yaml
 
+from pipeline.encoders import ENCODERS
+
 
 def run_stage(project_root, cwd, script, *args):
     return subprocess.run(
@@ -38,7 +40,7 @@ def test_params_typo_ends_stage_with_one_line(tmp_path, project_root):
     lines = error_lines(result.stderr)
     assert lines == [
         f"[train] error: {params}: train.encoder.name: unknown encoder 'cnov'; "
-        "expected one of conv, ridge"
+        f"expected one of {', '.join(ENCODERS.names())}"
     ]
     assert not out.exists()
 

@@ -5,7 +5,14 @@ from pipeline.registry import Registry
 ENCODERS = Registry("encoder")
 FITTERS = Registry("fitter")
 
-from pipeline.encoders import conv, fit_closed_form, fit_lightning, ridge  # noqa: E402, F401
+from pipeline.encoders import (  # noqa: E402, F401  (modules register themselves)
+    conv,
+    eegnet,
+    fit_closed_form,
+    fit_lightning,
+    ridge,
+    shallow,
+)
 from pipeline.encoders.baseline import fit_baseline  # noqa: E402
 from pipeline.encoders.model import load_encoder  # noqa: E402
 from pipeline.encoders.predict import predict_latents  # noqa: E402

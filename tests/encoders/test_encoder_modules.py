@@ -88,3 +88,20 @@ def test_conv_is_trainable_end_to_end(signal):
     for name in ("spatial.heads", "subject_layer.weight", "head.2.weight"):
         grad = dict(encoder.named_parameters())[name].grad
         assert grad is not None and grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize(("name", "sign_invariant"), [("shallow", True), ("eegnet", False)])
+def test_shallow_decodes_power_and_eegnet_the_waveform(name, sign_invariant, signal):
+    torch.manual_seed(0)
+    encoder = ENCODERS.get(name)(**signal).eval()
+    if name == "shallow":  # the temporal bias shifts the signal before squaring
+        torch.nn.init.zeros_(encoder.temporal.bias)
+    x = torch.randn(4, signal["n_chans"], signal["n_times"])  # (B, C, T)
+    subject = torch.zeros(4, dtype=torch.long)
+    same = torch.allclose(encoder(x, subject), encoder(-x, subject), atol=1e-5)
+    assert same is sign_invariant
+
+
+def test_shallow_rejects_a_kernel_longer_than_the_epoch(signal):
+    with pytest.raises(ParamsError, match=r"shallow.*filter_time_length 50 exceeds.*20 samples"):
+        ENCODERS.get("shallow")(**signal, filter_time_length=50)
