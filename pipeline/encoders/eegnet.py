@@ -47,7 +47,7 @@ class MaxNormConv2d(nn.Conv2d):
 
 @register_encoder("eegnet")
 class EEGNet(Encoder):
-    """EEGNet-4,2 by default; see :class:`EEGNetOptions`.
+    """EEGNet-8,2 by default (F1 = 8, D = 2); see :class:`EEGNetOptions`.
 
     Parameters
     ----------

@@ -13,7 +13,6 @@ from pipeline.errors import DataError
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class RetrievalScores:
     """Scores of every query against the gallery of test stimuli.

@@ -91,7 +91,7 @@ def test_conv_training_is_selected_on_val_and_logged(make_synthetic_study, tmp_p
     assert not list(tmp_path.rglob("*.ckpt")), "checkpoints are temporary; weights are safetensors"
 
 
-@pytest.mark.parametrize("encoder", ["ridge", "conv"])
+@pytest.mark.parametrize("encoder", ENCODERS.names())
 def test_save_load_round_trip_gives_identical_predictions(
     encoder, make_synthetic_study, tmp_path, monkeypatch
 ):
@@ -105,7 +105,7 @@ def test_save_load_round_trip_gives_identical_predictions(
     monkeypatch.setattr(train, "save_model", capture)
     cfg = TrainConfig(max_epochs=2, batch_size=12)
     fit_encoder(
-        encoder, ENCODER_OPTIONS[encoder], cfg, study["preprocessed"], study["targets"],
+        encoder, ENCODER_OPTIONS.get(encoder, {}), cfg, study["preprocessed"], study["targets"],
         tmp_path / "model",
     )
     model, config = load_encoder(tmp_path / "model")
@@ -122,12 +122,13 @@ def test_save_load_round_trip_gives_identical_predictions(
     np.testing.assert_allclose(predictions, expected[rows].numpy(), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("encoder", ["ridge", "conv"])
+@pytest.mark.parametrize("encoder", ENCODERS.names())
 def test_test_split_is_never_read_during_fit(encoder, make_synthetic_study, tmp_path):
     study = make_synthetic_study("study", nan_test=True)
     cfg = TrainConfig(max_epochs=3, batch_size=12)
     summary = fit_encoder(
-        encoder, ENCODER_OPTIONS[encoder], cfg, study["preprocessed"], study["targets"], tmp_path
+        encoder, ENCODER_OPTIONS.get(encoder, {}), cfg, study["preprocessed"], study["targets"],
+        tmp_path,
     )
     assert np.isfinite(summary["val_loss"]) and np.isfinite(summary["val_top1"])
     model, _ = load_encoder(tmp_path)
