@@ -71,9 +71,9 @@ class OracleConfig(Section):
 
 
 class SimulateConfig(Section):
-    """``simulate``: the study to generate (the built-in simulator writes BIDS)."""
+    """``study.options.simulated``: the built-in simulator (it writes a BIDS root)."""
 
-    study: str = "simulated"
+    modality: str = Field("eeg", description="the recording simulated (pipeline.simulate)")
     seed: int = Field(0, ge=0)
     n_subjects: int = Field(3, ge=1)
     stimuli: SplitSizes = SplitSizes()
@@ -90,12 +90,12 @@ class SimulateConfig(Section):
     noise: NoiseConfig = NoiseConfig()
     oracle: OracleConfig = OracleConfig()
 
-    @field_validator("study")
+    @field_validator("modality")
     @classmethod
-    def _known_study(cls, value: str) -> str:
-        from pipeline.studies import STUDIES
+    def _known_modality(cls, value: str) -> str:
+        from pipeline.simulate import SIMULATORS
 
-        STUDIES.get(value)
+        SIMULATORS.get(value)
         return value
 
     @model_validator(mode="after")
@@ -117,6 +117,62 @@ class SimulateConfig(Section):
         return self
 
 
+def validate_options(model: type[Section], raw: dict[str, Any], owner: str) -> Section:
+    """Validate the options of a registered component against its model.
+
+    Parameters
+    ----------
+    model : type of Section
+        The component's options model.
+    raw : dict
+        The options as read from params.yaml.
+    owner : str
+        The component, for the message (``study 'haxby2001'``).
+
+    Raises
+    ------
+    ValueError
+        One line naming the owner, every bad key path, the problem and the value.
+    """
+    try:
+        return model.model_validate(raw or {})
+    except ValidationError as exc:
+        lines = [_format_error(owner, error) for error in exc.errors()]
+        raise ValueError("; ".join(lines)) from None
+
+
+class StudyConfig(Section):
+    """``study``: where the raw BIDS root comes from, and the options of every study."""
+
+    name: str = "simulated"
+    options: dict[str, dict[str, Any]] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _known_study(cls, value: str) -> str:
+        from pipeline.studies import STUDIES
+
+        STUDIES.get(value)
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _known_option_keys(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from pipeline.studies import STUDIES
+
+        for name, options in value.items():
+            validate_options(STUDIES.get(name).options, options, name)
+        return value
+
+    def settings(self) -> Section:
+        """Return the validated options of the selected study (defaults where unset)."""
+        from pipeline.studies import STUDIES
+
+        return validate_options(
+            STUDIES.get(self.name).options, self.options.get(self.name, {}), self.name
+        )
+
+
 class Step(Section):
     """One preprocessing step: a registered function name and its keyword arguments."""
 
@@ -135,6 +191,9 @@ class Step(Section):
 class PreprocessConfig(Section):
     """``preprocess``: the ordered steps, and the montage every recording must match."""
 
+    datatype: str | None = Field(
+        None, description="BIDS datatype to preprocess (eeg, meg, ieeg, ...); None detects it"
+    )
     montage: str = "standard_1020"
     split_seed: int = 0
     steps: list[Step]
@@ -261,7 +320,7 @@ class EvaluateConfig(Section):
 
 
 SECTIONS: dict[str, type[Section]] = {
-    "simulate": SimulateConfig,
+    "study": StudyConfig,
     "preprocess": PreprocessConfig,
     "targets": TargetsConfig,
     "baseline": BaselineConfig,

@@ -14,9 +14,10 @@ import yaml
 pytestmark = pytest.mark.slow
 
 TINY = {
-    "simulate": {"n_subjects": 2, "stimuli": {"train": 24, "val": 8, "test": 8},
-                 "test_repetitions": 2,
-                 "oracle": {"n_noise_epochs": 200}},
+    "study": {"options": {"simulated": {"n_subjects": 2,
+                                        "stimuli": {"train": 24, "val": 8, "test": 8},
+                                        "test_repetitions": 2,
+                                        "oracle": {"n_noise_epochs": 200}}}},
     "targets": {"name": "simulator"},
     "train": {"max_epochs": 2, "batch_size": 16,
               "encoder": {"options": {"conv": {"hidden_channels": 8, "depth": 1,
@@ -63,7 +64,7 @@ def tiny_project(tmp_path_factory, project_root):
 
 def test_repro_runs_every_stage_and_writes_metrics(tiny_project):
     work, _, output = tiny_project
-    assert ran_stages(output) == {"simulate", "preprocess", "targets", "baseline", "train",
+    assert ran_stages(output) == {"study", "preprocess", "targets", "baseline", "train",
                                   "predict", "evaluate"}
     metrics = json.loads((work / "metrics" / "evaluate.json").read_text())
     top1 = metrics["top1_avg2"]

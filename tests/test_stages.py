@@ -58,7 +58,7 @@ def test_missing_input_ends_stage_with_one_line_and_no_output(tmp_path, project_
     assert [p.name for p in tmp_path.iterdir()] == []
 
 
-@pytest.mark.parametrize("script", ["simulate.py", "preprocess.py", "targets.py", "baseline.py",
+@pytest.mark.parametrize("script", ["study.py", "preprocess.py", "targets.py", "baseline.py",
                                     "train.py", "predict.py", "evaluate.py"])
 def test_every_stage_has_help(project_root, tmp_path, script):
     result = run_stage(project_root, tmp_path, script, "--help")

@@ -1,10 +1,40 @@
-"""Preprocessing: raw BIDS recordings -> epochs.npy, trials.tsv, info.json (steps are data)."""
+"""Preprocessing: raw BIDS recordings -> the preprocessed stage contract (steps are data).
+
+``PIPELINES`` maps a BIDS datatype to the function that preprocesses a study of it:
+``eeg``, ``meg`` and ``ieeg`` go through MNE (:mod:`pipeline.preprocess.eeg_meg`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pipeline.registry import Registry
 
+if TYPE_CHECKING:
+    from pipeline.config import PreprocessConfig
+
 STEPS = Registry("preprocessing step")
+PIPELINES = Registry("datatype")
 
-from pipeline.preprocess import steps_epochs, steps_raw  # noqa: E402, F401  (steps register themselves)
-from pipeline.preprocess.eeg_meg import preprocess_study  # noqa: E402
+from pipeline.preprocess import eeg_meg, steps_epochs, steps_raw  # noqa: E402, F401  (register)
+from pipeline.preprocess.datatypes import choose_datatype  # noqa: E402
 
-__all__ = ["STEPS", "preprocess_study"]
+
+def preprocess_study(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str | Path
+                     ) -> dict[str, Any]:
+    """Preprocess the recordings of the BIDS root ``raw_dir`` into ``out_dir``.
+
+    The datatype is ``cfg.datatype``, or the one the root holds; its registered pipeline
+    does the work and returns a summary (counts, bad channels, seconds).
+
+    Raises
+    ------
+    DataError
+        If the root holds no known datatype, or several and ``cfg.datatype`` is unset.
+    """
+    datatype = choose_datatype(Path(raw_dir), cfg.datatype, list(PIPELINES))
+    return PIPELINES.get(datatype)(cfg, raw_dir, out_dir, datatype)
+
+
+__all__ = ["PIPELINES", "STEPS", "preprocess_study"]

@@ -15,6 +15,7 @@ import pandas as pd
 from pipeline.config import PreprocessConfig
 from pipeline.errors import DataError
 from pipeline.io import write_json, write_tsv
+from pipeline.preprocess import PIPELINES
 from pipeline.preprocess.arrays import RowStackWriter
 from pipeline.preprocess.montage import channel_positions, standard_montage
 from pipeline.preprocess.recordings import (
@@ -124,8 +125,9 @@ def _info(layout: Layout, cfg: PreprocessConfig, bad_channels: dict[str, list[st
     }
 
 
-def preprocess_study(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str | Path
-                     ) -> dict[str, Any]:
+@PIPELINES.register("eeg")
+def preprocess_sensors(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str | Path,
+                       datatype: str = "eeg") -> dict[str, Any]:
     """Preprocess every EEG recording of a BIDS study into one memory-mapped epochs array.
 
     Recordings are processed one at a time by the steps of ``cfg`` (steps are data:
@@ -142,6 +144,8 @@ def preprocess_study(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str | 
     out_dir : str or Path
         An existing, empty directory; receives ``epochs.npy`` (float32, ``[trial, channel,
         time]``), ``trials.tsv`` (one row per epoch) and ``info.json``.
+    datatype : str
+        The BIDS datatype of the recordings to read.
 
     Returns
     -------

@@ -1,5 +1,33 @@
-"""The built-in simulator: parametric 3D stimuli -> cortical sources -> EEG sensors (BIDS)."""
+"""The built-in simulator: parametric 3D stimuli -> cortical sources -> sensors or voxels (BIDS).
 
-from pipeline.simulate.study import simulate_study
+``SIMULATORS`` maps ``study.options.simulated.modality`` to the function that writes the
+study's BIDS root.
+"""
 
-__all__ = ["simulate_study"]
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.registry import Registry
+
+if TYPE_CHECKING:
+    from pipeline.config import SimulateConfig
+
+SIMULATORS = Registry("simulated modality")
+
+from pipeline.simulate import study  # noqa: E402, F401  (modalities register themselves)
+
+
+def simulate_study(cfg: SimulateConfig, out_dir: str | Path) -> None:
+    """Simulate the study in ``cfg.modality`` and write its BIDS root into ``out_dir``.
+
+    Raises
+    ------
+    ValueError
+        If the modality is not registered; the message lists the known ones.
+    """
+    SIMULATORS.get(cfg.modality)(cfg, Path(out_dir))
+
+
+__all__ = ["SIMULATORS", "simulate_study"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.io import write_json
+from pipeline.simulate import SIMULATORS
 from pipeline.simulate.bids import (
     write_derivative_description,
     write_description,
@@ -39,7 +40,8 @@ def _truth(subject: SubjectSimulation) -> dict[str, object]:
     }
 
 
-def simulate_study(cfg: SimulateConfig, out_dir: Path) -> None:
+@SIMULATORS.register("eeg")
+def simulate_sensor_study(cfg: SimulateConfig, out_dir: Path) -> None:
     """Simulate an EEG study of image viewing and write it as a BIDS root.
 
     Writes ``sub-XX/eeg/`` (BrainVision via mne-bids, one annotation per trial whose

@@ -1,22 +1,21 @@
-"""The built-in simulated EEG study (no download)."""
+"""The built-in simulated study (no download)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from pipeline.config import SimulateConfig
 from pipeline.studies import STUDIES
-
-if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
 
 
 @STUDIES.register("simulated")
 class SimulatedStudy:
-    """Images of parametric 3D objects, EEG responses through a sphere head model."""
+    """Images of parametric 3D objects and the brain responses they evoke, simulated."""
 
-    def generate(self, cfg: SimulateConfig, out_dir: Path) -> None:
+    options = SimulateConfig
+
+    def generate(self, options: SimulateConfig, out_dir: Path) -> None:
         """Simulate the study and write its BIDS root (:func:`pipeline.simulate.simulate_study`)."""
         from pipeline.simulate import simulate_study  # imports MNE only when generating
 
-        simulate_study(cfg, out_dir)
+        simulate_study(options, out_dir)

@@ -82,10 +82,16 @@ def test_splits_are_drawn_by_stimulus_without_a_split_column(study_copy, shipped
 
 
 def test_no_recording_names_the_root(tmp_path, shipped_cfg):
-    with pytest.raises(DataError, match="no EEG recording found") as info:
+    with pytest.raises(DataError, match="no recording found; expected a BIDS root") as info:
         preprocess_study(shipped_cfg, tmp_path / "raw", tmp_path)
     assert str(tmp_path / "raw") in str(info.value)
-    assert "sub-*/eeg/*_eeg.vhdr" in str(info.value)
+    assert "sub-*/<datatype>/ for one of eeg" in str(info.value)
+
+
+def test_a_datatype_the_root_lacks_is_named(study_copy, shipped_cfg, tmp_path):
+    cfg = shipped_cfg.model_copy(update={"datatype": "meg"})
+    with pytest.raises(DataError, match=r"no meg/ recordings \(preprocess.datatype\); found eeg"):
+        preprocess_study(cfg, study_copy, tmp_path)
 
 
 def test_missing_data_file_names_it(study_copy, shipped_cfg, tmp_path):

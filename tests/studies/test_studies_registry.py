@@ -5,33 +5,33 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from pipeline.config import SimulateConfig
+from pipeline.config import SimulateConfig, StudyConfig
 from pipeline.io import atomic_output_dir
 from pipeline.studies import STUDIES, generate_study
 
 
-def _tiny() -> SimulateConfig:
-    return SimulateConfig(
-        n_subjects=1,
-        stimuli={"train": 4, "val": 2, "test": 2},
-        test_repetitions=2,
-        image_size=32,
-        n_sources=4,
-        oracle={"n_noise_epochs": 100},
-    )
+def _tiny() -> StudyConfig:
+    options = {"n_subjects": 1, "stimuli": {"train": 4, "val": 2, "test": 2},
+               "test_repetitions": 2, "image_size": 32, "n_sources": 4,
+               "oracle": {"n_noise_epochs": 100}}
+    return StudyConfig(name="simulated", options={"simulated": options})
 
 
 def test_simulated_study_is_registered():
     assert "simulated" in STUDIES
     assert callable(STUDIES.get("simulated")().generate)
+    assert STUDIES.get("simulated").options is SimulateConfig
+    assert isinstance(_tiny().settings(), SimulateConfig)
 
 
 def test_unknown_study_lists_simulated():
     with pytest.raises(ValueError, match="simulated"):
         STUDIES.get("no-such-study")
     with pytest.raises(ValidationError, match="simulated"):
-        SimulateConfig(study="no-such-study")
-    unchecked = SimulateConfig.model_construct(**{**_tiny().model_dump(), "study": "nope"})
+        StudyConfig(name="no-such-study")
+    with pytest.raises(ValidationError, match="unknown study 'nope'"):
+        StudyConfig(options={"nope": {}})
+    unchecked = StudyConfig.model_construct(name="nope", options={})
     with pytest.raises(ValueError, match="unknown study 'nope'; expected one of .*simulated"):
         generate_study(unchecked, "unused")
 

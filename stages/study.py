@@ -1,4 +1,4 @@
-"""DVC stage `simulate`: write the study's raw recordings as a BIDS dataset."""
+"""DVC stage `study`: write the study's raw recordings as a BIDS dataset."""
 
 import argparse
 
@@ -13,10 +13,10 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", required=True, help="BIDS root to write")
     args = parser.parse_args()
-    cfg = load_section("simulate", args.params)
+    cfg = load_section("study", args.params)
     with atomic_output_dir(args.out) as out:
         generate_study(cfg, out)
 
 
 if __name__ == "__main__":
-    run_stage("simulate", main)
+    run_stage("study", main)
