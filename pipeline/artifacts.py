@@ -62,7 +62,11 @@ def read_rows(
 
 @dataclass(frozen=True)
 class Preprocessed:
-    """A preprocessed dataset (stage contract 2); ``epochs`` is memory-mapped."""
+    """A preprocessed dataset (stage contract 2); ``epochs`` is memory-mapped.
+
+    For fMRI (``betas.npy`` [trial, voxel]) ``epochs`` is the betas viewed as
+    ``(n_trials, n_voxels, 1)``: every voxel a channel, one time point.
+    """
 
     epochs: np.ndarray  # (n_trials, n_chans, n_times)
     trials: pd.DataFrame
@@ -70,8 +74,28 @@ class Preprocessed:
     path: Path
 
 
+def _read_signal(path: Path) -> tuple[np.ndarray, pd.DataFrame, str]:
+    """Open ``betas.npy`` (fMRI, viewed as [trial, voxel, 1]) or ``epochs.npy``, and the trials.
+
+    Returns the (trial, channel, time) array, the trials table and the array's file name.
+    """
+    if (path / "betas.npy").is_file():
+        betas, trials = read_rows(
+            path, "betas.npy", "trials.tsv", TRIAL_COLUMNS, "betas [trial, voxel]"
+        )
+        if betas.ndim != 2:
+            raise DataError(
+                f"{path / 'betas.npy'}: got shape {betas.shape}; expected (trial, voxel)"
+            )
+        return betas[:, :, None], trials, "betas.npy"  # (n_trials, n_voxels, 1), still a memmap
+    epochs, trials = read_rows(
+        path, "epochs.npy", "trials.tsv", TRIAL_COLUMNS, "epochs [trial, channel, time]"
+    )
+    return epochs, trials, "epochs.npy"
+
+
 def read_preprocessed(preprocessed_dir: str | Path) -> Preprocessed:
-    """Open ``epochs.npy`` (memory-mapped), ``trials.tsv`` and ``info.json``.
+    """Open ``epochs.npy`` or ``betas.npy`` (memory-mapped), ``trials.tsv`` and ``info.json``.
 
     Raises
     ------
@@ -79,21 +103,19 @@ def read_preprocessed(preprocessed_dir: str | Path) -> Preprocessed:
         If a file is missing, or the shapes, channel names and positions disagree.
     """
     path = Path(preprocessed_dir)
-    epochs, trials = read_rows(
-        path, "epochs.npy", "trials.tsv", TRIAL_COLUMNS, "epochs [trial, channel, time]"
-    )
+    epochs, trials, name = _read_signal(path)
     info = read_json(path / "info.json")
     missing = [key for key in ("sfreq", "ch_names", "ch_pos") if key not in info]
     if missing:
         raise DataError(f"{path / 'info.json'}: missing key(s) {', '.join(missing)}")
     if epochs.ndim != 3:
         raise DataError(
-            f"{path / 'epochs.npy'}: got shape {epochs.shape}; expected (trial, channel, time)"
+            f"{path / name}: got shape {epochs.shape}; expected (trial, channel, time)"
         )
     if len(info["ch_names"]) != epochs.shape[1]:
         raise DataError(
             f"{path / 'info.json'}: got {len(info['ch_names'])} ch_names; expected "
-            f"{epochs.shape[1]}, the channels of {path / 'epochs.npy'}"
+            f"{epochs.shape[1]}, the channels of {path / name}"
         )
     positions = np.asarray(info["ch_pos"], dtype=np.float64)
     if positions.shape != (epochs.shape[1], 3) or not np.isfinite(positions).all():

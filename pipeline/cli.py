@@ -30,18 +30,38 @@ def run_stage(name: str, main: Callable[[], object]) -> None:
         raise SystemExit(1) from None
 
 
+def stage_parser(description: str) -> argparse.ArgumentParser:
+    """The argument parser of a stage script, with ``--params`` and ``--study`` already added.
+
+    ``--study KEY`` merges the overrides of ``studies.KEY`` (or ``classification_studies.KEY``)
+    onto the stage's params section (:func:`pipeline.config.load_section`).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", default="params.yaml", help="the params file")
+    parser.add_argument("--study", default=None,
+                        help="a key of studies / classification_studies in the params file")
+    return parser
+
+
 def _results(args: argparse.Namespace) -> None:
     from pipeline.evaluation.report import format_results
     from pipeline.io import read_json
 
-    sys.stdout.write(format_results(read_json(args.metrics)) + "\n")
+    paths = sorted(args.metrics.glob("*/evaluate.json")) if args.metrics.is_dir() else [
+        args.metrics]
+    if not paths:
+        raise BrainreconError(f"{args.metrics}: no */evaluate.json; run `dvc repro` first")
+    for path in paths:
+        sys.stdout.write(f"## {path.parent.name}\n\n" if len(paths) > 1 else "")
+        sys.stdout.write(format_results(read_json(path)) + "\n")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brainrecon", description="brainrecon command line")
     commands = parser.add_subparsers(dest="command", required=True)
     results = commands.add_parser("results", help="print the evaluation table of a dvc repro")
-    results.add_argument("--metrics", type=Path, default=Path("metrics/evaluate.json"))
+    results.add_argument("--metrics", type=Path, default=Path("metrics"),
+                         help="an evaluate.json, or a folder of <study>/evaluate.json")
     results.set_defaults(run=_results)
     return parser
 

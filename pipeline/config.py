@@ -22,7 +22,11 @@ class Section(BaseModel):
 
 
 class NoiseConfig(Section):
-    """Relative amplitudes of the simulated nuisance (1 = 10 microvolts RMS at the sensors)."""
+    """Relative amplitudes of the simulated nuisance, in noise units (RMS at the sensors).
+
+    One unit is 10 microvolts in EEG, 100 fT (magnetometers) and 20 fT/cm (gradiometers)
+    in MEG, 20 microvolts in sEEG (``noise_units`` of each array in pipeline.simulate).
+    """
 
     pink: float = Field(1.0, ge=0, description="1/f background noise")
     white: float = Field(0.2, ge=0, description="sensor (white) noise")
@@ -70,6 +74,87 @@ class OracleConfig(Section):
         return self
 
 
+class SeegConfig(Section):
+    """``study.options.simulated.seeg``: depth shafts of the simulated sEEG (``modality: seeg``)."""
+
+    n_shafts: int = Field(8, ge=1, le=52, description="depth shafts, alternating left and right")
+    contacts_per_shaft: int = Field(10, ge=2, le=18, description="contacts per shaft")
+    spacing_mm: float = Field(3.5, ge=1.0, le=10.0, description="centre-to-centre contact spacing")
+
+    @model_validator(mode="after")
+    def _fits_in_the_brain(self) -> SeegConfig:
+        length = (self.contacts_per_shaft - 1) * self.spacing_mm
+        if length > 60.0:
+            raise ValueError(
+                f"got contacts_per_shaft={self.contacts_per_shaft} x spacing_mm="
+                f"{self.spacing_mm}: shafts {length:g} mm long; expected at most 60 mm"
+            )
+        return self
+
+
+class FmriNoiseConfig(Section):
+    """RMS of each simulated fMRI nuisance per voxel, in percent signal change."""
+
+    thermal: float = Field(1.0, ge=0, description="AR(1) thermal noise, independent per voxel")
+    ar1: float = Field(0.3, ge=0, lt=1, description="lag-one autocorrelation of thermal noise")
+    network: float = Field(0.5, ge=0, description="spatially smooth, slowly varying fluctuations")
+    physio: float = Field(0.7, ge=0, description="cardiac and respiratory noise (RETROICOR-like)")
+    drift: float = Field(1.5, ge=0, description="low-frequency scanner drift (random walk)")
+
+    @model_validator(mode="after")
+    def _some_noise(self) -> FmriNoiseConfig:
+        if not any((self.thermal, self.network, self.physio, self.drift)):
+            raise ValueError(
+                "got thermal=network=physio=drift=0; expected at least one positive amplitude "
+                "(snr is relative to the noise)"
+            )
+        return self
+
+
+class FmriConfig(Section):
+    """``study.options.simulated.fmri``: the simulated fMRI study (``modality: fmri``)."""
+
+    voxel_size: float = Field(
+        6.0, ge=2.0, le=20.0, description="isotropic voxel size (mm) of the MNI152 brain grid"
+    )
+    tr: float = Field(2.0, ge=1.0, le=2.0, description="repetition time (s)")
+    isi: tuple[float, float] = Field(
+        (3.0, 6.0), description="onset-to-onset interval (s), drawn uniformly"
+    )
+    event_duration: float = Field(1.0, gt=0, le=10.0, description="stimulus duration (s)")
+    run_duration: float = Field(
+        540.0, ge=60.0, description="longest run (s); trials are dealt into as few runs as fit"
+    )
+    hrf_onset_jitter: float = Field(
+        0.5, ge=0, description="standard deviation (s) of each subject's HRF onset shift"
+    )
+    blobs_per_source: int = Field(2, ge=1, description="Gaussian blobs in each response map")
+    blob_fwhm: float = Field(12.0, gt=0, description="blob full width at half maximum (mm)")
+    map_jitter: float = Field(
+        3.0, ge=0, description="standard deviation (mm) of each subject's blob displacement"
+    )
+    noise: FmriNoiseConfig = FmriNoiseConfig()
+    oracle_voxels: int = Field(
+        200, ge=2, description="voxels (most responsive to training stimuli) the oracle uses"
+    )
+    oracle_noise_runs: int = Field(
+        6, ge=1, description="extra runs per subject whose single-trial errors give noise_cov"
+    )
+
+    @model_validator(mode="after")
+    def _design(self) -> FmriConfig:
+        low, high = self.isi
+        if not 0 < low <= high:
+            raise ValueError(
+                f"isi: got {list(self.isi)}; expected [low, high] with 0 < low <= high"
+            )
+        if self.event_duration > low:
+            raise ValueError(
+                f"event_duration: got {self.event_duration}; expected at most isi low ({low})"
+            )
+        return self
+
+
 class SimulateConfig(Section):
     """``study.options.simulated``: the built-in simulator (it writes a BIDS root)."""
 
@@ -89,6 +174,8 @@ class SimulateConfig(Section):
     isi: tuple[float, float] = (0.9, 1.1)
     noise: NoiseConfig = NoiseConfig()
     oracle: OracleConfig = OracleConfig()
+    seeg: SeegConfig = SeegConfig()
+    fmri: FmriConfig = FmriConfig()
 
     @field_validator("modality")
     @classmethod
@@ -188,6 +275,65 @@ class Step(Section):
         return value
 
 
+class FmriPreprocessConfig(Section):
+    """``preprocess.fmri``: masking, nuisance regression and single-trial estimates (func)."""
+
+    estimator: str = Field(
+        "lss", description="single-trial estimates: lss (GLM betas) or lagged (volume means)"
+    )
+    high_pass: float | None = Field(
+        0.01, gt=0, description="cosine drift regressors below this frequency (Hz); None: none"
+    )
+    confounds: list[str] = Field(
+        [], description="columns (or fnmatch patterns) of the run's desc-confounds_timeseries.tsv"
+    )
+    standardize: bool = Field(True, description="z-score each voxel's estimates within a run")
+    mask: str = Field(
+        "auto", description="brain mask: auto, derivatives, epi or mni152 (pipeline.preprocess)"
+    )
+    mask_file: str | None = Field(
+        None, description="a mask NIfTI, relative to the BIDS root; overrides mask"
+    )
+    smoothing_fwhm: float | None = Field(None, gt=0, description="spatial smoothing (mm)")
+    lag_window: tuple[float, float] = Field(
+        (4.0, 8.0), description="lagged: volumes acquired this many seconds after onset"
+    )
+    split_events: bool = Field(
+        False,
+        description="lagged: one trial per volume of each event, shifted by lag_window[0] "
+        "(blocked designs)",
+    )
+    trial_type_column: str = Field(
+        "trial_type", description="events.tsv column holding the stimulus id"
+    )
+
+    @field_validator("estimator")
+    @classmethod
+    def _known_estimator(cls, value: str) -> str:
+        from pipeline.preprocess.fmri_glm import ESTIMATORS
+
+        ESTIMATORS.get(value)
+        return value
+
+    @field_validator("mask")
+    @classmethod
+    def _known_mask(cls, value: str) -> str:
+        from pipeline.preprocess.fmri_mask import MASKS
+
+        MASKS.get(value)
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> FmriPreprocessConfig:
+        start, end = self.lag_window
+        if not 0 <= start < end:
+            raise ValueError(
+                f"lag_window: got {list(self.lag_window)}; expected [start, end] with "
+                "0 <= start < end (seconds after onset)"
+            )
+        return self
+
+
 class PreprocessConfig(Section):
     """``preprocess``: the ordered steps, and the montage every recording must match."""
 
@@ -196,7 +342,8 @@ class PreprocessConfig(Section):
     )
     montage: str = "standard_1020"
     split_seed: int = 0
-    steps: list[Step]
+    steps: list[Step] = Field([], description="M/EEG/iEEG steps, in order (fMRI uses fmri)")
+    fmri: FmriPreprocessConfig = FmriPreprocessConfig()
 
 
 class TargetsConfig(Section):
@@ -319,6 +466,93 @@ class EvaluateConfig(Section):
         return value
 
 
+class CrossvalConfig(Section):
+    """``crossval``: cross-validated classification of a class-level study, beside baselines.
+
+    Folds are by run (leave-one-run-out) or stratified; in each fold every encoder is fitted
+    on the training trials into the class latents and classifies the held-out trials by the
+    nearest class latent (cosine), beside the baseline classifiers fitted on the same trials.
+    """
+
+    folds: Literal["run", "stratified"] = Field(
+        "run", description="run: leave one run out; stratified: stratified k-fold"
+    )
+    n_folds: int = Field(5, ge=2, description="number of stratified folds")
+    inner_folds: int = Field(
+        5, ge=2, description="folds inside the training folds that select hyperparameters; "
+        "encoders are fitted on all but one of them and selected on that one"
+    )
+    blocks: str | None = Field(
+        "block", description="trials.tsv column grouping trials into blocks (per run); "
+        "per-block accuracy is reported when the column exists"
+    )
+    zscore_by_run: bool = Field(
+        True, description="z-score every feature within its run before the encoders"
+    )
+    encoders: dict[str, dict[str, Any] | None] = Field(
+        {"ridge": {}}, description="brainrecon encoders (name -> options; null: off) fitted "
+        "in each fold"
+    )
+    train: dict[str, Any] = Field(
+        {}, description="train section keys (lr, max_epochs, ...) for gradient-descent encoders"
+    )
+    baselines: dict[str, dict[str, Any] | None] = Field(
+        {"logistic": {}}, description="baseline classifiers (name -> options; null: off), "
+        "fitted in the same folds"
+    )
+    n_bootstrap: int = Field(1000, ge=10)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    seed: int = 0
+
+    @field_validator("encoders")
+    @classmethod
+    def _known_encoders(cls, value: dict[str, dict[str, Any] | None]
+                        ) -> dict[str, dict[str, Any] | None]:
+        from pipeline.encoders import ENCODERS
+
+        for name, options in value.items():
+            encoder = ENCODERS.get(name)
+            if options is not None:
+                encoder.parse_options(options)
+        return value
+
+    @field_validator("baselines")
+    @classmethod
+    def _known_baselines(cls, value: dict[str, dict[str, Any] | None]
+                         ) -> dict[str, dict[str, Any] | None]:
+        from pipeline.evaluation.classifiers import CLASSIFIERS
+
+        for name, options in value.items():
+            classifier = CLASSIFIERS.get(name)
+            if options is not None:
+                validate_options(classifier.Options, options, name)
+        return value
+
+    @field_validator("train")
+    @classmethod
+    def _train_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "encoder" in value:
+            raise ValueError("got key 'encoder'; expected train keys other than encoder "
+                             "(the encoders are crossval.encoders)")
+        validate_options(TrainConfig, value, "train")
+        return value
+
+    @model_validator(mode="after")
+    def _some_model(self) -> CrossvalConfig:
+        if not self.active("encoders") and not self.active("baselines"):
+            raise ValueError("got no encoders and no baselines; expected at least one model")
+        return self
+
+    def active(self, kind: Literal["encoders", "baselines"]) -> dict[str, dict[str, Any]]:
+        """The models of ``kind`` that are on (options not null), name -> options."""
+        return {name: options for name, options in getattr(self, kind).items()
+                if options is not None}
+
+    def train_config(self) -> TrainConfig:
+        """The settings gradient-descent encoders are fitted with (seed = ``seed``)."""
+        return TrainConfig.model_validate({"seed": self.seed, **self.train})
+
+
 SECTIONS: dict[str, type[Section]] = {
     "study": StudyConfig,
     "preprocess": PreprocessConfig,
@@ -326,6 +560,7 @@ SECTIONS: dict[str, type[Section]] = {
     "baseline": BaselineConfig,
     "train": TrainConfig,
     "evaluate": EvaluateConfig,
+    "crossval": CrossvalConfig,
 }
 
 
@@ -381,15 +616,99 @@ def parse_section(section: str, raw: Any, source: str = "params.yaml") -> Sectio
         raise ParamsError(f"{source}: " + "; ".join(lines)) from None
 
 
-def load_section(section: str, path: str | Path = "params.yaml") -> Section:
-    """Read ``path`` and validate its ``section`` (see :func:`parse_section`)."""
-    path = Path(path)
+STUDY_GROUPS: dict[str, tuple[str, ...]] = {
+    "studies": ("study", "preprocess", "targets", "baseline", "train", "evaluate"),
+    "classification_studies": ("study", "preprocess", "targets", "crossval"),
+}  # params key of each group of studies -> the sections every study of it overrides
+
+
+def merge(base: Any, update: Any) -> Any:
+    """Return ``base`` updated by ``update``: mappings merge key by key, anything else replaces."""
+    if not (isinstance(base, dict) and isinstance(update, dict)):
+        return update
+    return {**base, **{key: merge(base.get(key), value) for key, value in update.items()}}
+
+
+def _read_params(path: Path) -> dict[str, Any]:
+    """Read params.yaml into a mapping, with one-line errors."""
     if not path.is_file():
         raise ParamsError(f"{path}: file not found; expected the project's params.yaml")
     try:
         params = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+    if not isinstance(params, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections, got {type(params).__name__}")
+    return params
+
+
+def study_overrides(params: dict[str, Any], study: str, section: str, source: str
+                    ) -> dict[str, Any]:
+    """Return the overrides of ``section`` for study ``study`` (a key of a study group).
+
+    Every study of a group lists every section of the group (``{}`` for none), because DVC
+    tracks each as a parameter of that study's stages.
+
+    Raises
+    ------
+    ParamsError
+        If the study is in no group, or its entry is not a mapping of the group's sections.
+    """
+    groups = {name: params.get(name) or {} for name in STUDY_GROUPS}
+    owners = [name for name, entries in groups.items() if study in entries]
+    if not owners:
+        known = [key for entries in groups.values() for key in entries]
+        raise ParamsError(
+            f"{source}: unknown study {study!r}; expected one of {', '.join(known) or 'none'} "
+            f"(the keys of {' and '.join(STUDY_GROUPS)})"
+        )
+    if len(owners) > 1:
+        raise ParamsError(f"{source}: study {study!r} is in both {' and '.join(owners)}; "
+                          "expected each study key in one group (they share data/raw/<key>)")
+    group = owners[0]
+    entry = groups[group][study]
+    expected = STUDY_GROUPS[group]
+    if not isinstance(entry, dict) or set(entry) != set(expected):
+        found = ", ".join(entry) if isinstance(entry, dict) else repr(entry)
+        raise ParamsError(
+            f"{source}: {group}.{study}: got keys {found or 'none'}; expected exactly "
+            f"{', '.join(expected)} (use {{}} for a section the study does not change)"
+        )
+    if section not in expected:
+        raise ParamsError(f"{source}: {group}.{study} has no {section!r} section; expected one "
+                          f"of {', '.join(expected)}")
+    overrides = entry[section] or {}
+    if not isinstance(overrides, dict):
+        raise ParamsError(f"{source}: {group}.{study}.{section}: expected a mapping, got "
+                          f"{overrides!r}")
+    return overrides
+
+
+def load_section(section: str, path: str | Path = "params.yaml", study: str | None = None
+                 ) -> Section:
+    """Read ``path`` and validate its ``section`` (see :func:`parse_section`).
+
+    Parameters
+    ----------
+    section : str
+        The stage's section.
+    path : str or Path
+        The params file.
+    study : str, optional
+        A key of ``studies`` or ``classification_studies``: its overrides of ``section``
+        are merged onto the section before validation.
+
+    Raises
+    ------
+    ParamsError
+        Naming the file, the key path and what was expected.
+    """
+    path = Path(path)
+    params = _read_params(path)
     if section not in params:
         raise ParamsError(f"{path}: missing section {section!r}")
-    return parse_section(section, params[section], source=str(path))
+    if study is None:
+        return parse_section(section, params[section], source=str(path))
+    overrides = study_overrides(params, study, section, str(path))
+    return parse_section(section, merge(params[section] or {}, overrides),
+                         source=f"{path} (with the overrides of study {study!r})")

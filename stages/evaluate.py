@@ -1,16 +1,14 @@
 """DVC stage `evaluate`: zero-shot retrieval beside chance, the baseline and the oracle."""
 
-import argparse
 from pathlib import Path
 
-from pipeline.cli import run_stage
+from pipeline.cli import run_stage, stage_parser
 from pipeline.config import load_section
 from pipeline.evaluation import evaluate
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
+    parser = stage_parser(__doc__)
     parser.add_argument("--predictions", required=True, type=Path)
     parser.add_argument("--baseline", required=True, type=Path)
     parser.add_argument("--targets", required=True, type=Path)
@@ -19,7 +17,7 @@ def main() -> None:
     parser.add_argument("--topk", required=True, type=Path)
     parser.add_argument("--plots", required=True, type=Path)
     args = parser.parse_args()
-    cfg = load_section("evaluate", args.params)
+    cfg = load_section("evaluate", args.params, args.study)
     evaluate(
         cfg, args.predictions, args.baseline, args.targets, args.oracle,
         args.metrics, args.topk, args.plots,

@@ -1,20 +1,17 @@
 """DVC stage `preprocess`: raw recordings -> epochs.npy, trials.tsv, info.json."""
 
-import argparse
-
-from pipeline.cli import run_stage
+from pipeline.cli import run_stage, stage_parser
 from pipeline.config import load_section
 from pipeline.io import atomic_output_dir
 from pipeline.preprocess import preprocess_study
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
+    parser = stage_parser(__doc__)
     parser.add_argument("--raw", required=True, help="BIDS root of the study")
     parser.add_argument("--out", required=True, help="directory of the preprocessed epochs")
     args = parser.parse_args()
-    cfg = load_section("preprocess", args.params)
+    cfg = load_section("preprocess", args.params, args.study)
     with atomic_output_dir(args.out) as out:
         preprocess_study(cfg, args.raw, out)
 

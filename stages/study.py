@@ -1,19 +1,16 @@
 """DVC stage `study`: write the study's raw recordings as a BIDS dataset."""
 
-import argparse
-
-from pipeline.cli import run_stage
+from pipeline.cli import run_stage, stage_parser
 from pipeline.config import load_section
 from pipeline.io import atomic_output_dir
 from pipeline.studies import generate_study
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
+    parser = stage_parser(__doc__)
     parser.add_argument("--out", required=True, help="BIDS root to write")
     args = parser.parse_args()
-    cfg = load_section("study", args.params)
+    cfg = load_section("study", args.params, args.study)
     with atomic_output_dir(args.out) as out:
         generate_study(cfg, out)
 

@@ -13,3 +13,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 def project_root() -> Path:
     """The repository root (holds dvc.yaml, params.yaml, stages/)."""
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real recordings beside the project (``../shared/data``); skips when absent."""
+    path = (PROJECT_ROOT / ".." / "shared" / "data").resolve()
+    if not path.is_dir():
+        pytest.skip("../shared/data is absent (real recordings for tests; see DESIGN.md)")
+    return path

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from pipeline.config import SECTIONS, load_section, parse_section
+from pipeline.config import SECTIONS, STUDY_GROUPS, load_section, parse_section
 from pipeline.errors import ParamsError
 
 
@@ -19,7 +19,47 @@ def test_shipped_params_validate(params, section):
 
 
 def test_every_params_section_has_a_model(params):
-    assert set(params) == set(SECTIONS)
+    assert set(params) == set(SECTIONS) | set(STUDY_GROUPS)
+
+
+@pytest.mark.parametrize("group", sorted(STUDY_GROUPS))
+def test_every_shipped_study_validates_with_its_overrides(params, project_root, group):
+    for study in params[group]:
+        for section in STUDY_GROUPS[group]:
+            parsed = load_section(section, project_root / "params.yaml", study)
+            assert isinstance(parsed, SECTIONS[section])
+
+
+def test_study_overrides_merge_onto_the_section(tmp_path):
+    params = {"train": {"lr": 0.01, "encoder": {"name": "conv"}},
+              "studies": {"fast": {"study": {}, "preprocess": {}, "targets": {}, "baseline": {},
+                                   "train": {"lr": 0.5}, "evaluate": {}}}}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    assert load_section("train", path).lr == 0.01
+    merged = load_section("train", path, "fast")
+    assert (merged.lr, merged.encoder.name) == (0.5, "conv")
+    with pytest.raises(ParamsError, match="unknown study 'slow'; expected one of fast"):
+        load_section("train", path, "slow")
+
+
+def test_a_study_must_list_every_section_of_its_group(tmp_path):
+    params = {"train": {}, "studies": {"fast": {"train": {"lr": 0.5}}}}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError, match=r"studies\.fast: got keys train; expected exactly "
+                                          r"study, preprocess, .*\(use \{\} for a section"):
+        load_section("train", path, "fast")
+
+
+def test_override_errors_name_the_study(tmp_path):
+    params = {"train": {}, "studies": {"fast": {"study": {}, "preprocess": {}, "targets": {},
+                                                "baseline": {}, "train": {"lr": -1},
+                                                "evaluate": {}}}}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError, match=r"overrides of study 'fast'\): train\.lr: .*greater"):
+        load_section("train", path, "fast")
 
 
 @pytest.mark.parametrize(
@@ -33,12 +73,13 @@ def test_every_params_section_has_a_model(params):
         ("train", {"encoder": {"options": {"transformer": {}}}},
          r"train\.encoder\.options: unknown encoder 'transformer'"),
         ("targets", {"name": "clip"}, r"targets\.name: unknown target 'clip'; expected one of"),
-        ("study", {"name": "nsd"}, r"study\.name: unknown study 'nsd'; expected one of simulated"),
+        ("study", {"name": "nsd"},
+         r"study\.name: unknown study 'nsd'; expected one of .*simulated"),
         ("study", {"options": {"simulated": {"n_subjects": "three"}}},
          r"study\.options: simulated\.n_subjects: .*integer.*\(got 'three'\)"),
         ("preprocess", {"steps": [{"fn": "filtre"}]},
          r"preprocess\.steps\.0\.fn: unknown preprocessing step 'filtre'; expected one of"),
-        ("preprocess", {}, r"preprocess\.steps: Field required"),
+        ("preprocess", {"steps": "filter"}, r"preprocess\.steps: .*valid list"),
         ("evaluate", {"metrics": ["top3"]}, r"evaluate\.metrics: unknown metric 'top3'"),
         ("evaluate", {"confidence": 1.5}, r"evaluate\.confidence: .*less than 1 \(got 1\.5\)"),
     ],

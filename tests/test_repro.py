@@ -26,6 +26,15 @@ TINY = {
 }
 
 
+STAGES = ("study", "preprocess", "targets", "baseline", "train", "predict", "evaluate")
+TINY_STUDIES = {  # the shipped studies, one subject and few stimuli each (eeg uses TINY above)
+    "meg": {"n_subjects": 1, "stimuli": {"train": 24, "val": 8, "test": 8}},
+    "seeg": {"n_subjects": 1, "stimuli": {"train": 24, "val": 8, "test": 8}},
+    "fmri": {"n_subjects": 1, "stimuli": {"train": 24, "val": 8, "test": 8},
+             "fmri": {"oracle_noise_runs": 2}},
+}
+
+
 def merge(base, update):
     merged = dict(base)
     for key, value in update.items():
@@ -40,7 +49,7 @@ def run(cmd, cwd, env):
 
 
 def ran_stages(output):
-    return set(re.findall(r"Running stage '([a-z]+)'", output))
+    return set(re.findall(r"Running stage '([a-z_@0-9]+)'", output))
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +59,12 @@ def tiny_project(tmp_path_factory, project_root):
         source = project_root / name
         copy = shutil.copytree if source.is_dir() else shutil.copy
         copy(source, work / name)
-    params = yaml.safe_load((project_root / "params.yaml").read_text())
-    (work / "params.yaml").write_text(yaml.safe_dump(merge(params, TINY), sort_keys=False))
+    params = merge(yaml.safe_load((project_root / "params.yaml").read_text()), TINY)
+    for study, options in TINY_STUDIES.items():
+        overrides = params["studies"][study]
+        overrides["study"] = merge(overrides["study"], {"options": {"simulated": options}})
+        overrides["train"] = merge(overrides["train"], TINY["train"])
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
                GIT_COMMITTER_EMAIL="t@t")
@@ -64,16 +77,17 @@ def tiny_project(tmp_path_factory, project_root):
 
 def test_repro_runs_every_stage_and_writes_metrics(tiny_project):
     work, _, output = tiny_project
-    assert ran_stages(output) == {"study", "preprocess", "targets", "baseline", "train",
-                                  "predict", "evaluate"}
-    metrics = json.loads((work / "metrics" / "evaluate.json").read_text())
-    top1 = metrics["top1_avg2"]
-    assert top1["chance"] == pytest.approx(1 / 8)
-    for key in ("decoder", "baseline", "oracle"):
-        assert 0.0 <= top1[key] <= 1.0
-    assert top1["oracle"] > top1["chance"]
-    for png in ("retrieval.png", "topk.png", "similarity.png"):
-        assert (work / "plots" / png).stat().st_size > 1000
+    studies = ["eeg", *TINY_STUDIES]
+    assert ran_stages(output) == {f"{stage}@{study}" for stage in STAGES for study in studies}
+    for study in studies:
+        metrics = json.loads((work / "metrics" / study / "evaluate.json").read_text())
+        top1 = metrics["top1_avg2"]
+        assert top1["chance"] == pytest.approx(1 / 8)
+        for key in ("decoder", "baseline", "oracle"):
+            assert 0.0 <= top1[key] <= 1.0
+        assert top1["oracle"] > top1["chance"], study
+        for png in ("retrieval.png", "topk.png", "similarity.png"):
+            assert (work / "plots" / study / png).stat().st_size > 1000
 
 
 def test_second_repro_is_a_no_op(tiny_project):
@@ -90,8 +104,10 @@ def test_swapping_the_encoder_reruns_only_train_and_after(tiny_project):
     params["train"]["encoder"]["name"] = "ridge"
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     status = json.loads(run(["dvc", "status", "--json"], work, env).strip().splitlines()[-1])
-    assert set(status) == {"train"}
+    studies = ["eeg", *TINY_STUDIES]
+    assert set(status) == {f"train@{study}" for study in studies}
     output = run(["dvc", "repro"], work, env)
-    assert ran_stages(output) == {"train", "predict", "evaluate"}
-    metrics = json.loads((work / "metrics" / "evaluate.json").read_text())
+    assert ran_stages(output) == {f"{stage}@{study}" for stage in ("train", "predict", "evaluate")
+                                  for study in studies}
+    metrics = json.loads((work / "metrics" / "eeg" / "evaluate.json").read_text())
     assert metrics["encoder"] == "ridge"

@@ -10,6 +10,7 @@ from pipeline.encoders import (  # noqa: E402, F401  (modules register themselve
     eegnet,
     fit_closed_form,
     fit_lightning,
+    mlp,
     ridge,
     shallow,
 )

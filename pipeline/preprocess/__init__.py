@@ -1,7 +1,8 @@
 """Preprocessing: raw BIDS recordings -> the preprocessed stage contract (steps are data).
 
 ``PIPELINES`` maps a BIDS datatype to the function that preprocesses a study of it:
-``eeg``, ``meg`` and ``ieeg`` go through MNE (:mod:`pipeline.preprocess.eeg_meg`).
+``eeg``, ``meg`` and ``ieeg`` go through MNE (:mod:`pipeline.preprocess.eeg_meg`), ``func``
+through nilearn (:mod:`pipeline.preprocess.fmri`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ if TYPE_CHECKING:
 STEPS = Registry("preprocessing step")
 PIPELINES = Registry("datatype")
 
-from pipeline.preprocess import eeg_meg, steps_epochs, steps_raw  # noqa: E402, F401  (register)
+from pipeline.preprocess import (  # noqa: E402, F401  (modules register themselves)
+    eeg_meg,
+    fmri,
+    steps_epochs,
+    steps_raw,
+)
 from pipeline.preprocess.datatypes import choose_datatype  # noqa: E402
 
 

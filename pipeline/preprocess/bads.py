@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import detrend
 
 MAD_TO_SD = 1.4826
+BLOCK_VALUES = 1 << 21  # samples detrended at once (16 MiB of float64): bounds the temporaries
 
 
 def windowed_variance(data: np.ndarray, window: int) -> np.ndarray:
     """Return each channel's median variance over consecutive windows of ``window`` samples.
 
     Removing each window's linear trend keeps slow drifts out of the estimate, and the
-    median over windows keeps brief artefacts (blinks, movements) out of it.
+    median over windows keeps brief artefacts (blinks, movements) out of it. The variance
+    left by the least-squares line is ``var(y) - cov(t, y)**2 / var(t)``; channels are
+    taken a few at a time, so the memory used beside ``data`` does not grow with it.
 
     Parameters
     ----------
@@ -29,8 +31,16 @@ def windowed_variance(data: np.ndarray, window: int) -> np.ndarray:
     n_chans, n_times = data.shape
     window = max(1, min(window, n_times))
     n_windows = n_times // window
-    windows = data[:, : n_windows * window].reshape(n_chans, n_windows, window)
-    return np.median(detrend(windows, axis=2).var(axis=2), axis=1)  # (n_chans,)
+    ramp = np.arange(window) - (window - 1) / 2  # (window,) centred sample times
+    rows = max(1, BLOCK_VALUES // (n_windows * window))
+    variance = np.empty(n_chans)  # (n_chans,)
+    for start in range(0, n_chans, rows):
+        block = data[start : start + rows, : n_windows * window]
+        windows = block.reshape(len(block), n_windows, window)  # (rows, n_windows, window)
+        covariance = windows @ ramp / window  # (rows, n_windows)
+        residual = windows.var(axis=2) - covariance**2 / np.mean(ramp**2)
+        variance[start : start + rows] = np.median(np.maximum(residual, 0.0), axis=1)
+    return variance
 
 
 def find_bad_channels(

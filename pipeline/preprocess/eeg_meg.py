@@ -1,4 +1,12 @@
-"""Preprocess a BIDS study of EEG recordings into epochs.npy, trials.tsv and info.json."""
+"""Preprocess a BIDS study of EEG, MEG or iEEG recordings into epochs.npy, trials.tsv, info.json.
+
+The steps per datatype are data in ``params.yaml``: the shared ``preprocess.steps`` are the
+EEG steps; ``studies.meg.preprocess`` and ``studies.seeg.preprocess`` give the MEG steps (no
+reference; bad channels found per type, magnetometers apart from gradiometers; interpolation
+by field mapping) and the sEEG steps (a higher z threshold, since a contact next to a strong
+local response is not faulty; bad contacts interpolated along their shaft, then bipolar
+derivations between neighbouring contacts, which remove the reference and far fields).
+"""
 
 from __future__ import annotations
 
@@ -125,10 +133,12 @@ def _info(layout: Layout, cfg: PreprocessConfig, bad_channels: dict[str, list[st
     }
 
 
+@PIPELINES.register("ieeg")
+@PIPELINES.register("meg")
 @PIPELINES.register("eeg")
 def preprocess_sensors(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str | Path,
                        datatype: str = "eeg") -> dict[str, Any]:
-    """Preprocess every EEG recording of a BIDS study into one memory-mapped epochs array.
+    """Preprocess every recording of a BIDS study into one memory-mapped epochs array.
 
     Recordings are processed one at a time by the steps of ``cfg`` (steps are data:
     ``{fn, kwargs}`` naming registered functions), so memory holds one recording at most.
@@ -138,14 +148,15 @@ def preprocess_sensors(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str 
     cfg : PreprocessConfig
         The ``preprocess`` section of ``params.yaml``.
     raw_dir : str or Path
-        The BIDS root: ``sub-*/eeg/*_eeg.<vhdr|edf|bdf|set|fif>`` and ``stimuli/stimuli.tsv``
+        The BIDS root: ``sub-*/<datatype>/*_<datatype>.<ext>`` (extensions in
+        :data:`pipeline.preprocess.recordings.RAW_EXTENSIONS`) and ``stimuli/stimuli.tsv``
         (``stimulus_id``, optional ``split``; without it, splits are drawn by stimulus with
         ``cfg.split_seed``). Annotations named after a stimulus id are the trials.
     out_dir : str or Path
         An existing, empty directory; receives ``epochs.npy`` (float32, ``[trial, channel,
         time]``), ``trials.tsv`` (one row per epoch) and ``info.json``.
     datatype : str
-        The BIDS datatype of the recordings to read.
+        The BIDS datatype of the recordings to read ("eeg", "meg", "ieeg").
 
     Returns
     -------
@@ -161,7 +172,7 @@ def preprocess_sensors(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str 
     """
     start = time.perf_counter()
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
-    recordings = find_recordings(raw_dir)
+    recordings = find_recordings(raw_dir, datatype)
     stimuli = read_stimuli(raw_dir, cfg.split_seed)
     plan = plan_steps(cfg.steps)
     standard_montage(cfg.montage)
@@ -180,7 +191,8 @@ def preprocess_sensors(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str 
             logger.warning("sub-%s %s: no annotation names a stimulus of %s; skipped",
                            path.subject, source, raw_dir / "stimuli" / "stimuli.tsv")
             continue
-        epochs, bads = run_steps(plan, raw, StepContext(source, cfg.montage, events))
+        context = StepContext(source, cfg.montage, events, owns_data=True)  # raw is ours
+        epochs, bads = run_steps(plan, raw, context)
         del raw
         layout = layout or Layout.of(epochs, source)
         epochs = layout.conform(epochs, source)

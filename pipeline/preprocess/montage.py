@@ -1,4 +1,4 @@
-"""MNE built-in montages: look one up by name, and channel positions in head coordinates."""
+"""Channel positions in head coordinates: the recording's own, else a built-in montage's."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import warnings
 
 import mne
 import numpy as np
+from mne.io.constants import FIFF
 
 from pipeline.errors import DataError, ParamsError
 
@@ -44,10 +45,28 @@ def _is_position(position: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(position)) and np.any(position != 0))
 
 
+def sensor_positions(info: mne.Info) -> list[np.ndarray]:
+    """Return each channel's own position in head coordinates (metres), n_chans x (3,).
+
+    MEG sensors, located in device coordinates, are moved to head coordinates with the
+    recording's ``dev_head_t``; other channels' locations are taken as they are.
+    """
+    transform = info["dev_head_t"]
+    positions = []
+    for channel in info["chs"]:
+        position = np.array(channel["loc"][:3], dtype=np.float64)  # (3,)
+        if (channel["coord_frame"] == FIFF.FIFFV_COORD_DEVICE and transform is not None
+                and _is_position(position)):
+            position = mne.transforms.apply_trans(transform, position)
+        positions.append(position)
+    return positions
+
+
 def channel_positions(info: mne.Info, montage_name: str, source: str) -> list[list[float]]:
     """Return each channel's position in head coordinates (metres).
 
-    Positions come from the recording; channels without one take the montage's
+    Positions come from the recording (:func:`sensor_positions`: MEG sensors, sEEG
+    contacts, EEG electrodes with a montage); channels without one take the montage's
     (matched by name, case-insensitively).
 
     Parameters
@@ -69,7 +88,7 @@ def channel_positions(info: mne.Info, montage_name: str, source: str) -> list[li
     DataError
         If a channel has a position neither in the recording nor in the montage.
     """
-    positions = [channel["loc"][:3] for channel in info["chs"]]  # n_chans x (3,)
+    positions = sensor_positions(info)  # n_chans x (3,)
     missing = [index for index, position in enumerate(positions) if not _is_position(position)]
     if missing:
         types = info.get_channel_types()

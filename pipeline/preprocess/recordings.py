@@ -1,4 +1,4 @@
-"""Find and read the EEG recordings of a BIDS root, their stimulus table and their trials."""
+"""Find and read the M/EEG/iEEG recordings of a BIDS root, their stimulus table and trials."""
 
 from __future__ import annotations
 
@@ -10,33 +10,49 @@ import pandas as pd
 
 from pipeline.errors import DataError
 from pipeline.io import read_tsv
+from pipeline.read_errors import reading
 
-RAW_EXTENSIONS = (".vhdr", ".edf", ".bdf", ".set", ".fif")
+RAW_EXTENSIONS = {  # the files mne-bids reads, by BIDS datatype
+    "eeg": (".vhdr", ".edf", ".bdf", ".set", ".fif"),
+    "meg": (".fif", ".ds", ".sqd", ".con"),
+    "ieeg": (".vhdr", ".edf", ".set", ".nwb", ".mefd"),
+}
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = {"train": 0.75, "val": 0.125, "test": 0.125}
 STIMULI_TABLE = Path("stimuli") / "stimuli.tsv"
 
 
-def find_recordings(raw_dir: Path) -> list[mne_bids.BIDSPath]:
-    """Return the EEG recordings of the BIDS root ``raw_dir``, by subject, session and run.
+def find_recordings(raw_dir: Path, datatype: str = "eeg") -> list[mne_bids.BIDSPath]:
+    """Return the ``datatype`` recordings of the BIDS root ``raw_dir`` by subject, session, run.
+
+    Parameters
+    ----------
+    raw_dir : Path
+        The BIDS root.
+    datatype : str
+        The BIDS datatype ("eeg", "meg", "ieeg"): files ``sub-*/[ses-*/]<datatype>/
+        *_<datatype>.<ext>`` with an extension of ``RAW_EXTENSIONS[datatype]``; of a
+        recording split in several files (``split-01``, ``split-02``), the first.
 
     Raises
     ------
     DataError
-        If ``raw_dir`` holds no EEG recording (derivatives are not searched).
+        If ``raw_dir`` holds no such recording (derivatives are not searched).
     """
+    extensions = RAW_EXTENSIONS.get(datatype, ())
     recordings = []
-    if raw_dir.is_dir():
+    if raw_dir.is_dir() and extensions:
         recordings = [
             path for path in mne_bids.find_matching_paths(
-                raw_dir, datatypes="eeg", suffixes="eeg", extensions=list(RAW_EXTENSIONS)
+                raw_dir, datatypes=datatype, suffixes=datatype, extensions=list(extensions)
             )
             if path.fpath.relative_to(raw_dir).parts[0].startswith("sub-")
+            and path.split in (None, "01")
         ]
     if not recordings:
         raise DataError(
-            f"{raw_dir}: no EEG recording found (expected "
-            f"sub-*/eeg/*_eeg{'|'.join(RAW_EXTENSIONS)} in a BIDS root)"
+            f"{raw_dir}: no {datatype} recording found (expected "
+            f"sub-*/{datatype}/*_{datatype}{'|'.join(extensions) or '.<ext>'} in a BIDS root)"
         )
     return sorted(recordings, key=lambda path: (path.subject, path.session or "",
                                                 path.run or "", path.basename))
@@ -48,14 +64,12 @@ def read_recording(path: mne_bids.BIDSPath) -> mne.io.BaseRaw:
     Raises
     ------
     DataError
-        Naming the file when it, or a file it needs, is missing or unreadable.
+        One line naming the file and what is wrong: a file it needs is missing, it is
+        truncated (the data end before its header or events.tsv say), or it is corrupted.
     """
-    try:
+    with reading(path.fpath):
         raw = mne_bids.read_raw_bids(path, verbose=False)
         return raw.load_data(verbose=False)
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        message = " ".join(str(exc).split())
-        raise DataError(f"{path.fpath}: cannot read the recording ({message})") from None
 
 
 def read_stimuli(raw_dir: Path, seed: int) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import inspect
 import typing
@@ -47,11 +48,21 @@ class StepContext:
     events : pandas.DataFrame
         The recording's trials, in time order: ``onset`` (seconds from the first sample)
         and ``stimulus_id``.
+    owns_data : bool
+        Whether the step may modify its data in place and return it. :func:`run_steps`
+        sets it for data that an earlier step made, so the recording it was given is
+        never modified and no step copies a recording the driver alone holds.
     """
 
     source: str
     montage: str
     events: pd.DataFrame
+    owns_data: bool = False
+
+
+def writable(data: Data, context: StepContext | None) -> Data:
+    """Return the data a step may modify: ``data`` itself if the context owns it, else a copy."""
+    return data if context is not None and context.owns_data else data.copy()
 
 
 def _options_model(name: str, fn: Callable[..., Any]) -> type[BaseModel]:
@@ -252,9 +263,11 @@ def run_steps(plan: Sequence[BoundStep], raw: mne.io.BaseRaw, context: StepConte
     plan : sequence of BoundStep
         The output of :func:`plan_steps`.
     raw : mne.io.BaseRaw
-        The recording, preloaded; it is not modified.
+        The recording, preloaded; it is not modified unless ``context.owns_data`` (the
+        caller hands it over, saving one copy of the recording).
     context : StepContext
-        What the steps need besides the data.
+        What the steps need besides the data. Steps after the first always get
+        ``owns_data=True``: they work in place on the data the previous step made.
 
     Returns
     -------
@@ -272,9 +285,10 @@ def run_steps(plan: Sequence[BoundStep], raw: mne.io.BaseRaw, context: StepConte
     """
     data: Data = raw
     bad_channels = list(raw.info["bads"])
+    owned = dataclasses.replace(context, owns_data=True)
     for bound in plan:
         try:
-            data = bound.step.fn(data, context, **bound.kwargs)
+            data = bound.step.fn(data, context if data is raw else owned, **bound.kwargs)
         except ParamsError as exc:
             raise ParamsError(f"{bound.where}: {exc}") from None
         except ValueError as exc:

@@ -7,7 +7,7 @@ import numpy as np
 from pydantic import PositiveFloat
 
 from pipeline.errors import ParamsError
-from pipeline.preprocess.step import Kind, StepContext, register_step
+from pipeline.preprocess.step import Kind, StepContext, register_step, writable
 
 EVENT_CODE = 1
 
@@ -41,7 +41,7 @@ def epoch(data: mne.io.BaseRaw, context: StepContext, *,
 def baseline(data: mne.BaseEpochs, context: StepContext, *,
              tmin: float | None = None, tmax: float | None = 0.0) -> mne.BaseEpochs:
     """Subtract each epoch's and channel's mean over ``tmin``..``tmax`` (None: epoch edge)."""
-    return data.copy().apply_baseline((tmin, tmax), verbose=False)
+    return writable(data, context).apply_baseline((tmin, tmax), verbose=False)
 
 
 def robust_scale_array(data: np.ndarray, clamp: float) -> np.ndarray:
@@ -74,6 +74,6 @@ def robust_scale(data: mne.BaseEpochs, context: StepContext, *,
     As in Defossez et al. (2023), "Decoding speech perception from non-invasive brain
     recordings": a robust scaler fitted per recording, values clamped to ``[-clamp, clamp]``.
     """
-    return data.copy().apply_function(
+    return writable(data, context).apply_function(
         robust_scale_array, picks="data", channel_wise=False, clamp=clamp
     )

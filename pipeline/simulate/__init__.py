@@ -1,7 +1,8 @@
 """The built-in simulator: parametric 3D stimuli -> cortical sources -> sensors or voxels (BIDS).
 
-``SIMULATORS`` maps ``study.options.simulated.modality`` to the function that writes the
-study's BIDS root.
+``SIMULATORS`` maps ``study.options.simulated.modality`` to the callable that writes the
+study's BIDS root: ``eeg``, ``meg`` and ``seeg`` are sensor arrays
+(:class:`pipeline.simulate.sensors.SensorArray`) sharing one sensor simulator.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 SIMULATORS = Registry("simulated modality")
 
-from pipeline.simulate import study  # noqa: E402, F401  (modalities register themselves)
+from pipeline.simulate import eeg, fmri_study, meg, seeg  # noqa: E402, F401  (modalities register)
 
 
 def simulate_study(cfg: SimulateConfig, out_dir: str | Path) -> None:

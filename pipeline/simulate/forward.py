@@ -1,15 +1,14 @@
-"""The EEG forward model: 64 standard 10-10 electrodes over a spherical head.
+"""The forward model shared by every sensor array: template sources, head pose, gains.
 
-Sources are cortical-like dipoles on a shell under the skull, oriented mostly radially. The
-template brain (source positions and orientations) is shared by all subjects; each subject's
-brain sits at its own small rotation and translation under the fixed electrode montage, and
-each subject has its own response gain. Gains come from ``mne.make_forward_solution`` with a
-three-layer sphere model fitted to the montage (nothing is downloaded).
+The template brain (dipole positions and orientations of each source group: "evoked",
+"alpha", "noise", and any the array adds) is shared by all subjects; each subject's brain
+sits at its own small rotation and translation under the fixed sensors, and each subject
+has its own response gain. The sensor array (:mod:`pipeline.simulate.sensors`) turns
+dipoles into sensor gains.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,74 +18,46 @@ import numpy as np
 from pipeline.simulate.seeding import make_rng
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.sensors import SensorArray
 
-MONTAGE = "standard_1020"
-CHANNELS = (
-    "Fp1", "Fpz", "Fp2", "AF7", "AF3", "AFz", "AF4", "AF8",
-    "F7", "F5", "F3", "F1", "Fz", "F2", "F4", "F6", "F8",
-    "FT7", "FC5", "FC3", "FC1", "FCz", "FC2", "FC4", "FC6", "FT8",
-    "T7", "C5", "C3", "C1", "Cz", "C2", "C4", "C6", "T8",
-    "TP7", "CP5", "CP3", "CP1", "CPz", "CP2", "CP4", "CP6", "TP8",
-    "P9", "P7", "P5", "P3", "P1", "Pz", "P2", "P4", "P6", "P8", "P10",
-    "PO7", "PO3", "POz", "PO4", "PO8", "O1", "Oz", "O2", "Iz",
-)  # the 64-channel 10-10 layout (BioSemi-style), names as in MNE's standard_1020
 N_NOISE_SOURCES = 200  # random dipoles whose activity makes the spatially correlated 1/f noise
 ALPHA_DIRECTIONS = ((-0.35, -0.9, 0.25), (0.35, -0.9, 0.25))  # left and right occipital
 SHELL = (0.055, 0.072)  # source distance from the sphere centre, metres (inner skull ~0.087)
-ORIENTATION_JITTER = 0.3  # spread of dipole orientations around the radial direction
 HEAD_ROTATION_SD = 3.0  # degrees, per axis, per subject
 HEAD_TRANSLATION_SD = 0.003  # metres, per axis, per subject
 GAIN_SD = 0.15  # standard deviation of the log of each subject's response gain
 
 
-def standard_montage() -> mne.channels.DigMontage:
-    """MNE's ``standard_1020`` montage (also named ``colin27_1020`` in recent MNE)."""
-    name = "colin27_1020" if "colin27_1020" in mne.channels.get_builtin_montages() else MONTAGE
-    return mne.channels.make_standard_montage(name)
-
-
-def make_info(sfreq: float, line_freq: float) -> mne.Info:
-    """Measurement info of the 64 EEG channels with the standard montage set.
-
-    Parameters
-    ----------
-    sfreq : float
-        Sampling rate in Hz.
-    line_freq : float
-        Power-line frequency in Hz (stored in the info for BIDS).
-
-    Returns
-    -------
-    mne.Info
-    """
-    info = mne.create_info(list(CHANNELS), sfreq, "eeg")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        info.set_montage(standard_montage())
-    info["line_freq"] = line_freq
-    return info
-
-
 @dataclass(frozen=True)
 class HeadTemplate:
-    """What every subject shares: channels, sphere model and the template brain's dipoles.
+    """What every subject shares: the sensors, the conductor and the template brain's dipoles.
 
     Attributes
     ----------
+    array : SensorArray
+        The sensor array that made the template (it computes the gains).
     info : mne.Info
-        The 64 channels with the montage set.
-    sphere : mne.bem.ConductorModel
-        Three-layer sphere fitted to the electrode positions (head coordinates).
+        The channels, with their positions.
+    centre : ndarray, shape (3,)
+        Centre of the head (metres, head coordinates); subjects' brains rotate about it.
+    sphere : mne.bem.ConductorModel or None
+        The sphere model of MNE's forward solution; None when the array computes its
+        gains otherwise.
     positions, orientations : dict of str to ndarray, shape (n, 3)
-        Dipole positions (metres) and unit orientations of the "evoked", "alpha" and
-        "noise" source groups.
+        Dipole positions (metres) and unit orientations of each source group.
     """
 
+    array: SensorArray
     info: mne.Info
-    sphere: mne.bem.ConductorModel
+    centre: np.ndarray
+    sphere: mne.bem.ConductorModel | None
     positions: dict[str, np.ndarray]
     orientations: dict[str, np.ndarray]
+
+    @property
+    def n_channels(self) -> int:
+        """The number of channels."""
+        return len(self.info["ch_names"])
 
 
 @dataclass(frozen=True)
@@ -96,7 +67,7 @@ class Head:
     Attributes
     ----------
     gains : dict of str to ndarray, shape (n_channels, n)
-        Sensor gain (volts per ampere-metre) of each dipole of each source group.
+        Sensor gain (SI units of the channel per ampere-metre) of each dipole of each group.
     response_gain : float
         The subject's multiplier of its evoked responses.
     rotation : ndarray, shape (3,)
@@ -111,10 +82,28 @@ class Head:
     translation: np.ndarray
 
 
-def _shell_dipoles(
-    rng: np.random.Generator, n: int, centre: np.ndarray, max_y: float, min_z: float
+def shell_dipoles(
+    rng: np.random.Generator, n: int, centre: np.ndarray, max_y: float, min_z: float,
+    jitter: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cortical-like dipoles: positions on the shell, orientations near radial. (n, 3) each."""
+    """Cortical-like dipoles on a shell under the skull, oriented around the radial direction.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n : int
+        Number of dipoles.
+    centre : ndarray, shape (3,)
+        Centre of the shell (metres).
+    max_y, min_z : float
+        Bounds on the unit direction from the centre (y: front, z: up).
+    jitter : float
+        Spread of the orientations around the radial direction (0: radial; large: random).
+
+    Returns
+    -------
+    positions, orientations : ndarray, shape (n, 3)
+    """
     directions = np.empty((0, 3))
     while len(directions) < n:
         draw = rng.standard_normal((4 * n, 3))
@@ -122,36 +111,69 @@ def _shell_dipoles(
         keep = (draw[:, 1] <= max_y) & (draw[:, 2] >= min_z)
         directions = np.concatenate([directions, draw[keep]])[:n]
     radius = rng.uniform(*SHELL, size=(n, 1))
-    orientations = directions + ORIENTATION_JITTER * rng.standard_normal((n, 3))
+    orientations = directions + jitter * rng.standard_normal((n, 3))
     orientations /= np.linalg.norm(orientations, axis=1, keepdims=True)
     return centre + radius * directions, orientations
 
 
-def make_head_template(cfg: SimulateConfig) -> HeadTemplate:
-    """Build the channels, the sphere model and the template dipoles.
+def shell_sources(
+    rng: np.random.Generator, n_sources: int, centre: np.ndarray, jitter: float
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The cortical source groups of a scalp array (EEG, MEG).
 
     Evoked sources favour the back of the head (visual cortex); alpha comes from two
     occipital dipoles; noise sources cover the whole upper head.
 
     Parameters
     ----------
-    cfg : SimulateConfig
-        Uses ``seed``, ``sfreq``, ``n_sources`` and ``noise.line_freq``.
+    rng : numpy.random.Generator
+    n_sources : int
+        Number of evoked sources.
+    centre : ndarray, shape (3,)
+    jitter : float
+        Orientation spread of evoked and noise dipoles (see :func:`shell_dipoles`).
 
     Returns
     -------
-    HeadTemplate
+    positions, orientations : dict of str to ndarray, shape (n, 3)
+        Groups "evoked", "alpha" and "noise".
     """
-    info = make_info(cfg.sfreq, cfg.noise.line_freq)
-    sphere = mne.make_sphere_model("auto", "auto", info, verbose=False)
-    centre = np.asarray(sphere["r0"], float)
-    rng = make_rng(cfg.seed, "sources")
-    evoked = _shell_dipoles(rng, cfg.n_sources, centre, max_y=0.4, min_z=-0.2)
-    noise = _shell_dipoles(rng, N_NOISE_SOURCES, centre, max_y=1.0, min_z=-0.3)
+    evoked = shell_dipoles(rng, n_sources, centre, max_y=0.4, min_z=-0.2, jitter=jitter)
+    noise = shell_dipoles(rng, N_NOISE_SOURCES, centre, max_y=1.0, min_z=-0.3, jitter=jitter)
     alpha = np.asarray(ALPHA_DIRECTIONS) / np.linalg.norm(ALPHA_DIRECTIONS, axis=1, keepdims=True)
     positions = {"evoked": evoked[0], "alpha": centre + np.mean(SHELL) * alpha, "noise": noise[0]}
     orientations = {"evoked": evoked[1], "alpha": alpha, "noise": noise[1]}
-    return HeadTemplate(info, sphere, positions, orientations)
+    return positions, orientations
+
+
+def mne_gains(
+    info: mne.Info, sphere: mne.bem.ConductorModel, positions: np.ndarray,
+    orientations: np.ndarray, meg: bool,
+) -> np.ndarray:
+    """Gains of fixed-orientation dipoles from ``mne.make_forward_solution`` (sphere model).
+
+    Parameters
+    ----------
+    info : mne.Info
+        The channels (EEG electrodes with a montage, or MEG coils with ``dev_head_t``).
+    sphere : mne.bem.ConductorModel
+    positions, orientations : ndarray, shape (n, 3)
+        Dipoles in head coordinates (metres) and their unit orientations.
+    meg : bool
+        True for the MEG channels, False for the EEG ones.
+
+    Returns
+    -------
+    ndarray, shape (n_channels, n)
+    """
+    src = mne.setup_volume_source_space(
+        pos={"rr": positions, "nn": orientations}, verbose=False
+    )
+    fwd = mne.make_forward_solution(
+        info, None, src, sphere, meg=meg, eeg=not meg, verbose=False
+    )
+    free = fwd["sol"]["data"].reshape(fwd["nchan"], -1, 3)  # (C, n, 3) x, y, z dipoles
+    return np.einsum("cnk,nk->cn", free, orientations)  # (C, n)
 
 
 def _rotation_matrix(angles: np.ndarray) -> np.ndarray:
@@ -169,7 +191,7 @@ def make_head(template: HeadTemplate, seed: int, subject_index: int) -> Head:
     Parameters
     ----------
     template : HeadTemplate
-        From :func:`make_head_template`.
+        From the sensor array's ``make_template``.
     seed : int
         The study seed.
     subject_index : int
@@ -184,20 +206,13 @@ def make_head(template: HeadTemplate, seed: int, subject_index: int) -> Head:
     translation = HEAD_TRANSLATION_SD * rng.standard_normal(3)
     response_gain = float(np.exp(GAIN_SD * rng.standard_normal()))
     matrix = _rotation_matrix(rotation)
-    centre = np.asarray(template.sphere["r0"], float)
     groups = list(template.positions)
     positions = np.concatenate(
-        [(template.positions[g] - centre) @ matrix.T + centre + translation for g in groups]
+        [(template.positions[g] - template.centre) @ matrix.T + template.centre + translation
+         for g in groups]
     )  # (n, 3)
     orientations = np.concatenate([template.orientations[g] @ matrix.T for g in groups])
-    src = mne.setup_volume_source_space(
-        pos={"rr": positions, "nn": orientations}, verbose=False
-    )
-    fwd = mne.make_forward_solution(
-        template.info, None, src, template.sphere, meg=False, eeg=True, verbose=False
-    )
-    free = fwd["sol"]["data"].reshape(len(CHANNELS), -1, 3)  # (C, n, 3) x, y, z dipoles
-    gain = np.einsum("cnk,nk->cn", free, orientations)  # (C, n)
+    gain = template.array.gains(template, positions, orientations)  # (C, n)
     bounds = np.cumsum([0] + [len(template.positions[g]) for g in groups])
     gains = {
         g: gain[:, start:stop]

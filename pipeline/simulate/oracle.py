@@ -6,7 +6,12 @@ window ``oracle.tmin`` .. ``oracle.tmax`` after each onset (``tmax`` excluded), 
 channel-major. The same low-pass and sampling are applied to the noiseless responses (the
 templates), to the recorded test trials and to a separately simulated noise-only recording
 of the same subject, whose ``n_noise_epochs`` windows give the single-trial noise
-covariance (Ledoit-Wolf shrinkage).
+covariance (Ledoit-Wolf shrinkage, computed in noise units so channel types of different
+SI units shrink alike, then returned in SI units).
+
+Arrays of more than ``MAX_SENSOR_CHANNELS`` channels (MEG) would make the covariance too
+large to store and to estimate, so their oracle works in the whitened evoked subspace
+instead (:mod:`pipeline.simulate.oracle_subspace`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy.signal import butter, sosfiltfilt
 
+from pipeline.simulate.covariance import noise_covariance
+from pipeline.simulate.oracle_subspace import evoked_subspace, project
 from pipeline.simulate.recording import SubjectSimulation, record_noise
 
 if TYPE_CHECKING:
@@ -28,6 +35,7 @@ LOWPASS_RATIO = 0.4  # low-pass cutoff as a fraction of the oracle's sampling ra
 LOWPASS_ORDER = 4  # Butterworth order (doubled by the forward-backward pass)
 MARGIN = 2.0  # seconds of padding around responses and noise stretches (filter edges)
 EPOCHS_PER_PART = 240  # noise windows simulated per stretch of noise-only recording
+MAX_SENSOR_CHANNELS = 128  # above this, the oracle works in the whitened evoked subspace
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class OracleData:
     trials : ndarray, shape (n_test_trials, n_channels, n_times)
     trial_stimulus_ids : ndarray of str, shape (n_test_trials,)
     noise_cov : ndarray, shape (n_channels * n_times, n_channels * n_times)
+    space : str
+        "sensors", or "evoked subspace" (then n_channels counts its dimensions).
     """
 
     templates: np.ndarray
@@ -48,6 +58,7 @@ class OracleData:
     trials: np.ndarray
     trial_stimulus_ids: np.ndarray
     noise_cov: np.ndarray
+    space: str = "sensors"
 
 
 def window_offsets(cfg: OracleConfig, sfreq: float) -> np.ndarray:
@@ -136,32 +147,23 @@ def noise_windows(subject: SubjectSimulation, cfg: SimulateConfig) -> np.ndarray
     return np.concatenate(windows)
 
 
-def noise_covariance(windows: np.ndarray) -> np.ndarray:
-    """Ledoit-Wolf covariance of zero-mean noise windows.
-
-    The estimator of ``sklearn.covariance.LedoitWolf(assume_centered=True)``, computed
-    with one matrix product.
+def unit_noise_covariance(windows: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Ledoit-Wolf covariance in noise units, returned in the SI units of ``windows``.
 
     Parameters
     ----------
     windows : ndarray, shape (n_windows, n_channels, n_times)
+        SI units.
+    units : ndarray, shape (n_channels,)
+        SI value of one noise unit on each channel.
 
     Returns
     -------
     ndarray, shape (n_channels * n_times, n_channels * n_times)
-        Covariance of the channel-major flattened windows.
     """
-    flat = windows.reshape(len(windows), -1)  # (n, p)
-    n, p = flat.shape
-    empirical = flat.T @ flat / n  # (p, p)
-    mu = np.trace(empirical) / p
-    frobenius = np.sum(empirical**2)
-    delta = (frobenius - 2.0 * mu * np.trace(empirical) + p * mu**2) / p
-    beta = (np.sum(np.sum(flat**2, axis=1) ** 2) / n - frobenius) / (n * p)
-    shrinkage = min(beta, delta) / delta if delta > 0 else 1.0
-    covariance = (1.0 - shrinkage) * empirical
-    covariance[np.diag_indices(p)] += shrinkage * mu
-    return covariance
+    covariance = noise_covariance(windows / units[None, :, None])
+    flat = np.repeat(units, windows.shape[2])  # (n_channels * n_times,) channel-major
+    return covariance * np.outer(flat, flat)
 
 
 def make_oracle(
@@ -181,16 +183,33 @@ def make_oracle(
     Returns
     -------
     OracleData
+        In the sensor space, or in the evoked subspace for more than ``MAX_SENSOR_CHANNELS``
+        channels.
     """
     test = np.flatnonzero(stimuli["split"].to_numpy() == "test")
     evoked = subject.noise.signal_gain[:, None] * subject.evoked[test]  # (n_test, C, T)
     trials = subject.schedule[subject.schedule["split"] == "test"]
+    templates = represent_responses(evoked, cfg.sfreq, cfg.oracle)  # (n_test, C, t)
+    recorded = represent(recording, cfg.sfreq, trials["sample"].to_numpy(), cfg.oracle)
+    windows = noise_windows(subject, cfg)  # (n_noise_epochs, C, t)
+    units = subject.noise.units  # (C,)
+    space = "sensors"
+    if subject.noise.n_channels > MAX_SENSOR_CHANNELS:
+        projections = evoked_subspace(subject, windows / units[None, :, None])  # (t, r, C)
+        templates, recorded, windows = (
+            project(data, projections, units) for data in (templates, recorded, windows)
+        )
+        noise_cov = noise_covariance(windows)
+        space = "evoked subspace"
+    else:
+        noise_cov = unit_noise_covariance(windows, units)
     return OracleData(
-        templates=represent_responses(evoked, cfg.sfreq, cfg.oracle),
+        templates=templates,
         stimulus_ids=stimuli["stimulus_id"].to_numpy()[test].astype(str),
-        trials=represent(recording, cfg.sfreq, trials["sample"].to_numpy(), cfg.oracle),
+        trials=recorded,
         trial_stimulus_ids=trials["stimulus_id"].to_numpy().astype(str),
-        noise_cov=noise_covariance(noise_windows(subject, cfg)),
+        noise_cov=noise_cov,
+        space=space,
     )
 
 
@@ -206,19 +225,24 @@ def write_oracle(oracle: OracleData, path: Path) -> None:
     )
 
 
-def oracle_description(cfg: OracleConfig) -> dict[str, object]:
-    """The contents of ``oracle.json``."""
+def oracle_description(cfg: OracleConfig, space: str = "sensors") -> dict[str, object]:
+    """The contents of ``oracle.json`` (``space``: "sensors" or "evoked subspace")."""
     return {
         "sfreq": cfg.sfreq,
         "tmin": cfg.tmin,
         "tmax": cfg.tmax,
         "n_noise_epochs": cfg.n_noise_epochs,
+        "space": space,
         "description": (
-            "Raw sensor data (volts) low-passed with a zero-phase Butterworth filter at "
+            "Raw sensor data (SI units) low-passed with a zero-phase Butterworth filter at "
             f"{LOWPASS_RATIO} x sfreq and sampled at sfreq from tmin to tmax (excluded) after "
             "each onset. templates: noiseless responses of the test stimuli; trials: recorded "
-            "test trials; noise_cov: Ledoit-Wolf covariance of single-trial noise estimated "
+            "test trials; noise_cov: Ledoit-Wolf covariance (shrunk in noise units) of "
+            "single-trial noise estimated "
             "from n_noise_epochs windows of a separate noise-only recording of the same "
-            "subject, flattened channel-major."
+            "subject, flattened channel-major. space 'evoked subspace' (many channels): the "
+            "time axis holds each window's DCT coefficients and the channels, per coefficient, "
+            "the noise-whitened projections on the evoked sources' gains "
+            "(pipeline.simulate.oracle)."
         ),
     }

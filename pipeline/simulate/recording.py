@@ -4,8 +4,9 @@ The signal-to-noise ratio ``snr`` is defined at the sensors, on the good channel
 subject of response gain 1: the RMS of the noiseless evoked responses (over all stimuli of
 the study, all good channels and the ``RESPONSE_DURATION`` after each onset) divided by the
 expected RMS of the total noise (``NoiseModel.rms`` in :mod:`pipeline.simulate.noise`, all
-nuisance components together). Each subject's responses are then multiplied by its own
-response gain, so its effective snr is ``snr * response_gain``.
+nuisance components together), both in noise units (so channel types of different SI
+units, MEG magnetometers and gradiometers, count alike). Each subject's responses are then
+multiplied by its own response gain, so its effective snr is ``snr * response_gain``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.simulate.forward import CHANNELS, Head, HeadTemplate, make_head
-from pipeline.simulate.noise import NoiseModel, apply_channel_faults, background, make_noise_model
+from pipeline.simulate.faults import apply_channel_faults
+from pipeline.simulate.forward import Head, HeadTemplate, make_head
+from pipeline.simulate.noise import NoiseModel, background, make_noise_model
 from pipeline.simulate.responses import ResponseModel, sensor_responses
 from pipeline.simulate.schedule import recording_samples, trial_schedule
 from pipeline.simulate.seeding import make_rng
@@ -38,8 +40,8 @@ class SubjectSimulation:
     head : Head
     noise : NoiseModel
     evoked : ndarray, shape (n_stimuli, n_channels, n_times)
-        Noiseless response to each stimulus (rows in stimulus-table order), volts, before
-        channel faults.
+        Noiseless response to each stimulus (rows in stimulus-table order), SI units,
+        before channel faults.
     schedule : pandas.DataFrame
         The trial sequence (see :func:`pipeline.simulate.schedule.trial_schedule`).
     """
@@ -79,17 +81,19 @@ def simulate_subject(
     SubjectSimulation
     """
     head = make_head(template, cfg.seed, subject_index)
-    noise = make_noise_model(cfg.noise, cfg.sfreq, template.info, head, cfg.seed, subject_index)
-    evoked = sensor_responses(responses, stimuli.latents, head.gains["evoked"])  # (N, C, T)
+    noise = make_noise_model(cfg.noise, cfg.sfreq, template, head, cfg.seed, subject_index)
+    gain = head.gains["evoked"] / noise.gain_scale[:, None]  # (C, S) noise units per A m
+    evoked = sensor_responses(responses, stimuli.latents, gain)  # (N, C, T) noise units
     evoked_rms = np.sqrt(np.mean(evoked[:, noise.good] ** 2))
-    evoked = evoked * (head.response_gain * cfg.snr * noise.rms / evoked_rms)
+    scale = head.response_gain * cfg.snr * noise.rms / evoked_rms
+    evoked = noise.units[:, None] * evoked * scale  # (N, C, T) SI units
     schedule = trial_schedule(stimuli.table, cfg, subject_index)
     return SubjectSimulation(subject_index, head, noise, evoked, schedule)
 
 
 def evoked_signal(subject: SubjectSimulation, n_samples: int) -> np.ndarray:
     """The noiseless recording: every trial's response at its onset. Returns (C, n_samples)."""
-    signal = np.zeros((len(CHANNELS), n_samples))
+    signal = np.zeros((subject.noise.n_channels, n_samples))
     n_times = subject.evoked.shape[-1]
     for index, start in zip(
         subject.schedule["stimulus_index"], subject.schedule["sample"], strict=True
@@ -110,7 +114,7 @@ def record(subject: SubjectSimulation, seed: int) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n_channels, n_samples)
-        Volts; ``n_samples`` from :func:`pipeline.simulate.schedule.recording_samples`.
+        SI units; ``n_samples`` from :func:`pipeline.simulate.schedule.recording_samples`.
     """
     n_samples = recording_samples(subject.schedule, subject.noise.sfreq)
     rng = make_rng(seed, "recording", subject.index)
@@ -133,7 +137,7 @@ def record_noise(subject: SubjectSimulation, n_samples: int, seed: int, part: in
     Returns
     -------
     ndarray, shape (n_channels, n_samples)
-        Volts.
+        SI units.
     """
     rng = make_rng(seed, "noise recording", subject.index, part)
     return apply_channel_faults(subject.noise, background(subject.noise, n_samples, rng), rng)

@@ -120,6 +120,18 @@ def make_response_model(seed: int, n_sources: int, n_latents: int, sfreq: float)
     return ResponseModel(weights, biases, kernels, latencies, sfreq)
 
 
+def source_amplitudes(model: ResponseModel, latents: np.ndarray) -> np.ndarray:
+    """The readouts ``tanh(w . z + b)`` of every source component for each stimulus.
+
+    Returns
+    -------
+    ndarray, shape (n_stimuli, n_sources, n_components)
+    """
+    return np.tanh(
+        np.einsum("skd,nd->nsk", model.weights, np.asarray(latents, float)) + model.biases
+    )
+
+
 def source_activity(model: ResponseModel, latents: np.ndarray) -> np.ndarray:
     """Time courses of the evoked sources for each stimulus.
 
@@ -132,10 +144,7 @@ def source_activity(model: ResponseModel, latents: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (n_stimuli, n_sources, n_times)
     """
-    amplitudes = np.tanh(
-        np.einsum("skd,nd->nsk", model.weights, np.asarray(latents, float)) + model.biases
-    )  # (N, S, K)
-    return np.einsum("nsk,skt->nst", amplitudes, model.kernels)
+    return np.einsum("nsk,skt->nst", source_amplitudes(model, latents), model.kernels)
 
 
 def sensor_responses(model: ResponseModel, latents: np.ndarray, gain: np.ndarray) -> np.ndarray:

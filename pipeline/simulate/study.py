@@ -1,4 +1,4 @@
-"""Generate the whole simulated study: stimuli, recordings, oracle inputs, hidden truth."""
+"""Generate a whole simulated sensor study: stimuli, recordings, oracle inputs, hidden truth."""
 
 from __future__ import annotations
 
@@ -8,15 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.io import write_json
-from pipeline.simulate import SIMULATORS
 from pipeline.simulate.bids import (
     write_derivative_description,
     write_description,
     write_recording,
     write_stimuli,
 )
-from pipeline.simulate.forward import make_head_template
-from pipeline.simulate.noise import NOISE_UNIT
 from pipeline.simulate.oracle import make_oracle, oracle_description, write_oracle
 from pipeline.simulate.recording import SubjectSimulation, record, simulate_subject
 from pipeline.simulate.responses import make_response_model
@@ -24,6 +21,7 @@ from pipeline.simulate.stimuli import make_stimuli
 
 if TYPE_CHECKING:
     from pipeline.config import SimulateConfig
+    from pipeline.simulate.sensors import SensorArray
 
 logger = logging.getLogger(__name__)
 
@@ -36,26 +34,32 @@ def _truth(subject: SubjectSimulation) -> dict[str, object]:
         "head_rotation_deg": subject.head.rotation.tolist(),
         "head_translation_m": subject.head.translation.tolist(),
         "alpha_frequency": subject.noise.alpha_frequency,
-        "noise_rms_volts": subject.noise.rms,
+        "noise_rms_units": subject.noise.rms,
     }
 
 
-@SIMULATORS.register("eeg")
-def simulate_sensor_study(cfg: SimulateConfig, out_dir: Path) -> None:
-    """Simulate an EEG study of image viewing and write it as a BIDS root.
+def _noise_units(subject: SubjectSimulation, types: list[str]) -> dict[str, float]:
+    """The SI value of one noise unit of each channel type."""
+    return {kind: float(unit) for kind, unit in zip(types, subject.noise.units, strict=True)}
 
-    Writes ``sub-XX/eeg/`` (BrainVision via mne-bids, one annotation per trial whose
-    description is the stimulus id), ``stimuli/`` (stimuli.tsv, images/, latents.npy),
-    ``derivatives/oracle/`` (``sub-XX_oracle.npz`` and ``oracle.json``) and
+
+def simulate_sensor_study(cfg: SimulateConfig, out_dir: Path, array: SensorArray) -> None:
+    """Simulate a study of image viewing recorded by ``array`` and write it as a BIDS root.
+
+    Writes ``sub-XX/<datatype>/`` (via mne-bids, in the array's format, one annotation per
+    trial whose description is the stimulus id), ``stimuli/`` (stimuli.tsv, images/,
+    latents.npy), ``derivatives/oracle/`` (``sub-XX_oracle.npz`` and ``oracle.json``) and
     ``derivatives/simulation/truth.json`` (each subject's bad channels, head position,
-    response gain).
+    response gain, and the SI value of a noise unit per channel type).
 
     Parameters
     ----------
     cfg : SimulateConfig
-        The ``simulate`` section of params.yaml.
+        The options of the simulated study.
     out_dir : Path
         The BIDS root; created if missing.
+    array : SensorArray
+        The recording modality (EEG, MEG, sEEG).
     """
     out_dir = Path(out_dir)
     start = time.perf_counter()
@@ -66,32 +70,34 @@ def simulate_sensor_study(cfg: SimulateConfig, out_dir: Path) -> None:
         ", ".join(f"{n} {s}" for s, n in stimuli.table["split"].value_counts().items()),
         time.perf_counter() - start,
     )
-    template = make_head_template(cfg)
+    template = array.make_template(cfg)
     responses = make_response_model(cfg.seed, cfg.n_sources, stimuli.latents.shape[1], cfg.sfreq)
     oracle_dir = out_dir / "derivatives" / "oracle"
     oracle_dir.mkdir(parents=True, exist_ok=True)
-    truth = {}
+    truth, units = {}, {}
     for index in range(cfg.n_subjects):
         begin = time.perf_counter()
         subject = simulate_subject(cfg, template, responses, stimuli, index)
         recording = record(subject, cfg.seed)
-        write_recording(out_dir, subject.label, recording, template.info, subject.schedule)
+        write_recording(out_dir, subject.label, recording, template.info, subject.schedule, array)
         oracle = make_oracle(subject, recording, stimuli.table, cfg)
         write_oracle(oracle, oracle_dir / f"sub-{subject.label}_oracle.npz")
         truth[subject.label] = _truth(subject)
+        units = _noise_units(subject, template.info.get_channel_types())
         logger.info(
-            "sub-%s: %d trials, %.0f s of EEG, bad channels %s, in %.1f s",
-            subject.label, len(subject.schedule), recording.shape[1] / cfg.sfreq,
-            ", ".join(subject.noise.bad_channels) or "none", time.perf_counter() - begin,
+            "sub-%s: %d trials, %.0f s of %s, %d channels (bad: %s), in %.1f s",
+            subject.label, len(subject.schedule), recording.shape[1] / cfg.sfreq, array.label,
+            template.n_channels, ", ".join(subject.noise.bad_channels) or "none",
+            time.perf_counter() - begin,
         )
-    write_json(oracle_description(cfg.oracle), oracle_dir / "oracle.json")
+    write_json(oracle_description(cfg.oracle, oracle.space), oracle_dir / "oracle.json")
     write_derivative_description(oracle_dir, "brainrecon oracle")
     simulation_dir = out_dir / "derivatives" / "simulation"
     simulation_dir.mkdir(parents=True, exist_ok=True)
     write_json(
-        {"snr": cfg.snr, "noise_unit_volts": NOISE_UNIT, "subjects": truth},
+        {"snr": cfg.snr, "modality": cfg.modality, "noise_unit": units, "subjects": truth},
         simulation_dir / "truth.json",
     )
     write_derivative_description(simulation_dir, "brainrecon simulation truth")
-    write_description(out_dir)
+    write_description(out_dir, array.label, array.description)
     logger.info("simulated %d subjects in %.1f s", cfg.n_subjects, time.perf_counter() - start)

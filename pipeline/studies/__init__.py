@@ -22,7 +22,13 @@ class Study(Protocol):
 
 STUDIES: Registry[type[Study]] = Registry("study")
 
-from pipeline.studies import simulated  # noqa: E402, F401  (modules register themselves)
+from pipeline.studies import (  # noqa: E402, F401  (modules register themselves)
+    bids,
+    eegmmidb,
+    haxby2001,
+    rawfiles,
+    simulated,
+)
 
 
 def generate_study(cfg: StudyConfig, out_dir: Path) -> None:

@@ -56,9 +56,9 @@ def test_unknown_kwarg_lists_the_allowed_ones():
 
 
 def test_kwargs_of_a_step_without_any():
-    with pytest.raises(ParamsError, match=r"steps\[0\] interpolate_bads: unknown kwarg 'mode'; "
+    with pytest.raises(ParamsError, match=r"steps\[0\] check_montage: unknown kwarg 'name'; "
                                           r"allowed kwargs: none$"):
-        plan({"fn": "interpolate_bads", "kwargs": {"mode": "fast"}}, EPOCH)
+        plan({"fn": "check_montage", "kwargs": {"name": "standard_1020"}}, EPOCH)
 
 
 @pytest.mark.parametrize(("step", "message"), [

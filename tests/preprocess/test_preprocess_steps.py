@@ -4,6 +4,7 @@ import mne
 import numpy as np
 import pytest
 from preprocess_fixtures import SFREQ, channel_names, standard_montage
+from sensor_fixtures import build_seeg
 
 from pipeline.errors import DataError, ParamsError
 from pipeline.preprocess import STEPS
@@ -193,7 +194,9 @@ EXAMPLES = {
     "epoch": EPOCH,
     "baseline": {"tmin": -0.2, "tmax": 0.0},
     "robust_scale": {"clamp": 5.0},
+    "bipolar": {"types": ["seeg"]},
 }
+RECORDINGS = {"bipolar": (build_seeg, "LB4")}  # steps that need other channels than 64 EEG
 
 
 def test_every_registered_step_has_an_example():
@@ -202,8 +205,9 @@ def test_every_registered_step_has_an_example():
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_steps_return_new_data_and_leave_their_input_alone(name, make_raw, context):
-    raw = make_raw(duration=10.0, noisy="C3")
-    raw.info["bads"] = ["Fz"]
+    build, bad = RECORDINGS.get(name, (lambda: make_raw(duration=10.0, noisy="C3"), "Fz"))
+    raw = build()
+    raw.info["bads"] = [bad]
     step = STEPS.get(name)
     data = raw if step.needs & Kind.RAW else STEPS.get("epoch")(raw, context(raw), **EPOCH)
     before = data.get_data().copy()

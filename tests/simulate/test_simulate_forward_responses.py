@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.simulate.forward import CHANNELS, make_head, make_head_template, standard_montage
+from pipeline.simulate.eeg import CHANNELS, EEG, standard_montage
+from pipeline.simulate.forward import make_head
 from pipeline.simulate.recording import simulate_subject
 from pipeline.simulate.responses import (
     LATENCY_RANGE,
@@ -18,7 +19,7 @@ from pipeline.simulate.stimuli import make_stimuli
 
 @pytest.fixture(scope="module")
 def template(tiny_cfg):
-    return make_head_template(tiny_cfg)
+    return EEG.make_template(tiny_cfg)
 
 
 def test_montage_has_64_standard_channels(template):
@@ -89,5 +90,6 @@ def test_evoked_rms_follows_snr(template, make_config):
     subject = simulate_subject(cfg, template, model, stimuli, 0)
     good = subject.noise.good
     rms = np.sqrt(np.mean(subject.evoked[:, good] ** 2))
-    np.testing.assert_allclose(rms, 0.5 * subject.noise.rms * subject.head.response_gain)
+    expected = 0.5 * subject.noise.rms * subject.head.response_gain * subject.noise.units[0]
+    np.testing.assert_allclose(rms, expected)
     assert 1e-7 < rms < 1e-4  # volts: micro-volt scale

@@ -7,29 +7,25 @@ import pytest
 from scipy.signal import welch
 
 from pipeline.config import NoiseConfig
-from pipeline.simulate.forward import CHANNELS, make_head, make_head_template
-from pipeline.simulate.noise import (
-    NOISE_UNIT,
-    apply_channel_faults,
-    background,
-    make_noise_model,
-    pink_amplitude,
-    shaped_noise,
-)
-from pipeline.simulate.oracle import noise_covariance
+from pipeline.simulate.covariance import noise_covariance
+from pipeline.simulate.eeg import CHANNELS, EEG, NOISE_UNIT
+from pipeline.simulate.faults import apply_channel_faults
+from pipeline.simulate.forward import make_head
+from pipeline.simulate.noise import background, make_noise_model
+from pipeline.simulate.waveforms import pink_amplitude, shaped_noise
 
 SFREQ = 250.0
 
 
 @pytest.fixture(scope="module")
 def subject_parts(tiny_cfg):
-    template = make_head_template(tiny_cfg)
+    template = EEG.make_template(tiny_cfg)
     return template, make_head(template, tiny_cfg.seed, 0)
 
 
 def _model(subject_parts, **noise):
     template, head = subject_parts
-    return make_noise_model(NoiseConfig(**noise), SFREQ, template.info, head, 0, 0)
+    return make_noise_model(NoiseConfig(**noise), SFREQ, template, head, 0, 0)
 
 
 def _psd(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +56,8 @@ def test_background_has_alpha_and_line_peaks(subject_parts):
 def test_expected_rms_matches_the_simulated_noise(subject_parts):
     model = _model(subject_parts, bad_channels=0)
     data = background(model, int(300 * SFREQ), np.random.default_rng(2))
-    np.testing.assert_allclose(np.sqrt(np.mean(data**2)), model.rms, rtol=0.2)
-    assert 5e-6 < model.rms < 1e-4  # tens of microvolts
+    np.testing.assert_allclose(np.sqrt(np.mean(data**2)), model.rms * NOISE_UNIT, rtol=0.2)
+    assert 5e-6 < model.rms * NOISE_UNIT < 1e-4  # tens of microvolts
 
 
 def test_blinks_are_frontal(subject_parts):

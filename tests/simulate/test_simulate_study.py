@@ -9,7 +9,7 @@ from mne_bids import BIDSPath, read_raw_bids
 
 from pipeline.io import read_json
 from pipeline.simulate import simulate_study
-from pipeline.simulate.forward import CHANNELS
+from pipeline.simulate.eeg import CHANNELS
 
 
 def _raw(root, subject):
@@ -61,7 +61,8 @@ def test_stimuli_files(tiny_study):
 
 def test_oracle_files(tiny_study, tiny_cfg):
     info = read_json(tiny_study / "derivatives" / "oracle" / "oracle.json")
-    assert set(info) == {"sfreq", "tmin", "tmax", "n_noise_epochs", "description"}
+    assert set(info) == {"sfreq", "tmin", "tmax", "n_noise_epochs", "space", "description"}
+    assert info["space"] == "sensors"
     n_times = round((info["tmax"] - info["tmin"]) * info["sfreq"])
     data = np.load(tiny_study / "derivatives" / "oracle" / "sub-01_oracle.npz")
     assert data["templates"].shape == (4, 64, n_times) and data["templates"].dtype == np.float64

@@ -1,0 +1,163 @@
+"""Fit one model on one fold's training trials and score its held-out trials per class.
+
+Both fitters return ``scores`` (n_test, n_classes), higher meaning more likely, and the
+hyperparameters chosen inside the training trials. Nothing outside ``fold.train`` is used
+to fit or to select; the held-out trials are only predicted.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import mne
+import numpy as np
+from sklearn.model_selection import GridSearchCV
+
+from pipeline.artifacts import Preprocessed
+from pipeline.config import TrainConfig
+from pipeline.encoders import ENCODERS, FITTERS
+from pipeline.encoders.base import signal_args
+from pipeline.encoders.datamodule import MIN_STD, STD_FLOOR, EncoderData
+from pipeline.encoders.model import ScaledEncoder
+from pipeline.encoders.predict import predict_rows
+from pipeline.errors import ParamsError
+from pipeline.evaluation.classifiers import CLASSIFIERS
+from pipeline.evaluation.crossval_folds import Fold, zscore_by_run
+from pipeline.evaluation.retrieval import cosine_similarity
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FoldData:
+    """What every fold fitter reads: features, labels, runs and the class latents."""
+
+    x: np.ndarray  # (n_trials, n_chans, n_times) float32
+    label: np.ndarray  # (n_trials,) int64, class index
+    run: np.ndarray  # (n_trials,) int64, run code
+    subject: np.ndarray  # (n_trials,) int64, subject index
+    n_subjects: int
+    class_latents: np.ndarray | None  # (n_classes, dim), None without targets
+    preprocessed: Preprocessed
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return int(self.label.max()) + 1
+
+
+def _standardise(latents: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Standardise class latents on the classes ``seen`` in training (as train does)."""
+    mean = latents[seen].mean(axis=0)  # (D,)
+    std = latents[seen].std(axis=0)
+    std = np.maximum(std, STD_FLOOR * std.mean() + MIN_STD)  # (D,)
+    target = ((latents - mean) / std).astype(np.float32)  # (K, D)
+    rms = float(np.sqrt(np.mean(np.sum(target[seen] ** 2, axis=1))))
+    return target, mean.astype(np.float32), std.astype(np.float32), rms
+
+
+def fit_encoder_fold(name: str, options: dict[str, Any], train_cfg: TrainConfig,
+                     data: FoldData, x: np.ndarray, fold: Fold
+                     ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fit encoder ``name`` into the class latents on ``fold.train``; score ``fold.test``.
+
+    The encoder's own fitter (closed form or Lightning) fits on the first inner split's
+    fitting rows and selects (alpha, best epoch) on its validation rows. Held-out trials
+    are classified by the cosine of their predicted latent to each class latent, in the
+    standardised target space the encoder was fitted and selected in.
+
+    Parameters
+    ----------
+    name, options : str, dict
+        A registered encoder and its options.
+    train_cfg : TrainConfig
+        Fitting settings for gradient-descent encoders (seed, lr, epochs, ...).
+    data : FoldData
+        Labels, runs, subjects and class latents.
+    x : ndarray, shape (n_trials, n_chans, n_times)
+        The features the encoder sees (z-scored by run or not).
+    fold : Fold
+        The outer fold.
+
+    Returns
+    -------
+    scores : ndarray, shape (n_test, n_classes)
+    details : dict
+        The fitter's selection (alpha, val_loss, best_epoch, ...).
+    """
+    cls = ENCODERS.get(name)
+    parsed = cls.parse_options(options).model_dump()
+    fit_rows, val_rows = fold.inner[0]
+    split = np.full(len(x), "unused", dtype=object)
+    split[fit_rows], split[val_rows], split[fold.test] = "train", "val", "test"
+    fitted = np.isin(split, ("train", "val"))
+    target, mean, std, rms = _standardise(data.class_latents, np.unique(data.label[fit_rows]))
+    preprocessed = Preprocessed(epochs=x, trials=data.preprocessed.trials.assign(split=split),
+                                info=data.preprocessed.info, path=data.preprocessed.path)
+    encoder_data = EncoderData(
+        preprocessed=preprocessed,
+        subjects=[str(index) for index in range(data.n_subjects)],
+        subject_index=data.subject,
+        stimulus_index=np.where(fitted, data.label, -1).astype(np.int64),
+        target=target, target_mean=mean, target_std=std, target_rms=rms,
+        target_info={"name": "class latents"},
+    )
+    signal = signal_args(x.shape[1], x.shape[2], data.preprocessed.info["sfreq"],
+                         target.shape[1], data.n_subjects, data.preprocessed.info["ch_pos"])
+    pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
+    model = ScaledEncoder(cls(**signal, **parsed), mean, std, rms,
+                          rescale=train_cfg.rescale_predictions)
+    with tempfile.TemporaryDirectory(prefix="brainrecon-crossval-") as work_dir:
+        result = FITTERS.get(cls.fit_method)(model, encoder_data, train_cfg, Path(work_dir))
+    predicted = predict_rows(result.model.encoder, x, fold.test, data.subject[fold.test])
+    scores = cosine_similarity(predicted, target)  # (n_test, K)
+    return scores, {"val_loss": float(result.val_loss), "best_epoch": result.best_epoch,
+                    **result.details}
+
+
+def fit_classifier_fold(name: str, options: dict[str, Any], data: FoldData, fold: Fold
+                        ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fit baseline ``name`` on ``fold.train`` (grid searched on the inner splits); score test.
+
+    Returns
+    -------
+    scores : ndarray, shape (n_test, n_classes)
+        Class probabilities (0 for a class absent from the training trials).
+    details : dict
+        The selected hyperparameters (empty when the grid has one point).
+
+    Raises
+    ------
+    ParamsError
+        If the classifier needs time samples and the trials have one (fMRI estimates).
+    """
+    cls = CLASSIFIERS.get(name)
+    parsed = cls.Options.model_validate(options)
+    if cls.needs_time and data.x.shape[2] < 2:
+        raise ParamsError(
+            f"crossval.baselines.{name}: needs epochs with time samples; got "
+            f"{data.x.shape[2]} per trial (fMRI estimates?): remove it for this study"
+        )
+    x = zscore_by_run(data.x, data.run, fold.train) if parsed.zscore_by_run else data.x
+    estimator, grid = cls.build(parsed)
+    y = data.label[fold.train]
+    details: dict[str, Any] = {}
+    with mne.utils.use_log_level("warning"):  # mne.decoding logs every covariance
+        if grid:
+            position = np.full(len(data.x), -1)
+            position[fold.train] = np.arange(len(fold.train))
+            inner = [(position[fit], position[val]) for fit, val in fold.inner]
+            search = GridSearchCV(estimator, grid, cv=inner, scoring="accuracy", refit=True)
+            model = search.fit(x[fold.train], y).best_estimator_
+            details = {key.split("__")[-1]: value for key, value in search.best_params_.items()}
+        else:
+            model = estimator.fit(x[fold.train], y)
+        probabilities = model.predict_proba(x[fold.test])  # (n_test, n_seen_classes)
+    scores = np.zeros((len(fold.test), data.n_classes))
+    scores[:, model.classes_] = probabilities
+    return scores, details
