@@ -44,16 +44,21 @@ def stage_parser(description: str) -> argparse.ArgumentParser:
 
 
 def _results(args: argparse.Namespace) -> None:
-    from pipeline.evaluation.report import format_results
+    from pipeline.evaluation.report import format_crossval, format_results
     from pipeline.io import read_json
 
-    paths = sorted(args.metrics.glob("*/evaluate.json")) if args.metrics.is_dir() else [
-        args.metrics]
-    if not paths:
-        raise BrainreconError(f"{args.metrics}: no */evaluate.json; run `dvc repro` first")
+    formatters = {"evaluate.json": format_results, "crossval.json": format_crossval}
+    paths = (
+        sorted(path for name in formatters for path in args.metrics.glob(f"*/{name}"))
+        if args.metrics.is_dir() else [args.metrics]
+    )
+    if not paths or paths[0].name not in formatters:
+        raise BrainreconError(
+            f"{args.metrics}: no */evaluate.json or */crossval.json; run `dvc repro` first"
+        )
     for path in paths:
         sys.stdout.write(f"## {path.parent.name}\n\n" if len(paths) > 1 else "")
-        sys.stdout.write(format_results(read_json(path)) + "\n")
+        sys.stdout.write(formatters[path.name](read_json(path)) + "\n\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     results = commands.add_parser("results", help="print the evaluation table of a dvc repro")
     results.add_argument("--metrics", type=Path, default=Path("metrics"),
-                         help="an evaluate.json, or a folder of <study>/evaluate.json")
+                         help="an evaluate.json or crossval.json, or a folder of <study>/")
     results.set_defaults(run=_results)
     return parser
 

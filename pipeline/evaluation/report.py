@@ -73,3 +73,32 @@ def format_results(metrics: Mapping[str, Any]) -> str:
     rule = "-+-".join("-" * width for width in widths)
     footer = "* the decoder's CI lies entirely on the better side of chance"
     return "\n".join([_header(metrics), lines[0], rule, *lines[1:], footer])
+
+
+def format_crossval(metrics: Mapping[str, Any]) -> str:
+    """Return the cross-validated accuracy table of a ``crossval.json``, one row per model.
+
+    Each accuracy carries its CI; a ``*`` marks a CI entirely above chance.
+    """
+    header = (
+        f"target: {metrics['target']} | folds: {metrics['folds']} ({metrics['n_folds']}) | "
+        f"trials: {metrics['n_trials']} | blocks: {metrics['n_blocks'] or 'none'} | "
+        f"CI: {metrics['confidence']:.0%} {metrics['ci']}"
+    )
+    rows = [("model", "per trial [CI]", "per block [CI]", "chance")]
+    for kind in ("encoders", "baselines"):
+        for name, entry in metrics[kind].items():
+            cells = []
+            for level in ("trial", "block"):
+                score = entry.get(level)
+                if not score:
+                    cells.append("n/a")
+                    continue
+                mark = " *" if score["ci"][0] > metrics["chance"] else ""
+                cells.append(_with_ci(score["accuracy"], score["ci"]) + mark)
+            rows.append((f"{name} ({kind[:-1]})", *cells, _value(metrics["chance"])))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join([header, *lines])
