@@ -13,7 +13,7 @@ def find_datatypes(raw_dir: Path) -> list[str]:
     Sessions are looked through; derivatives are not searched.
     """
     found = set()
-    for subject in Path(raw_dir).glob("sub-*"):
+    for subject in Path(raw_dir).glob("sub-*/"):
         for folder in [*subject.iterdir(), *subject.glob("ses-*/*")]:
             if folder.is_dir() and not folder.name.startswith("ses-"):
                 found.add(folder.name)
