@@ -35,6 +35,7 @@ from pipeline.evaluation.crossval_report import (
     plot_confusions,
 )
 from pipeline.io import atomic_output_file, write_json
+from pipeline.provenance import credit_line
 
 logger = logging.getLogger(__name__)
 
@@ -202,11 +203,12 @@ def crossval(cfg: CrossvalConfig, preprocessed_dir: str | Path, targets_dir: str
     entries = {f"{name}\n({kind.removesuffix('s')})": results[kind][name] for kind, name in models}
     title = (f"{len(classes)} classes, {cfg.folds} folds ({len(folds)}); "
              f"{cfg.confidence:.0%} CI: {results['ci'].removeprefix('percentile ')}")
-    plot_accuracies(entries, results["chance"], title, plots_dir / "accuracy.png")
+    credit = credit_line(data.preprocessed.info.get("source", {}))
+    plot_accuracies(entries, results["chance"], title, plots_dir / "accuracy.png", credit)
     matrices = {name: confusion(scores[(kind, name)], data.label, len(classes))
                 for kind, name in models}
     plot_confusions(matrices, classes, f"held-out trials, {cfg.folds} folds",
-                    plots_dir / "confusion.png")
+                    plots_dir / "confusion.png", credit)
     logger.info("%s", _summary_line(results))
     return results
 

@@ -86,8 +86,12 @@ def confusion(scores: np.ndarray, label: np.ndarray, n_classes: int) -> np.ndarr
 
 
 def plot_confusions(matrices: dict[str, np.ndarray], classes: list[str], title: str,
-                    path: Path) -> None:
-    """One row-normalised confusion matrix per model, side by side, counts annotated."""
+                    path: Path, credit: str | None = None) -> None:
+    """One row-normalised confusion matrix per model, side by side, counts annotated.
+
+    ``credit`` (the data's attribution, see :func:`pipeline.provenance.credit_line`) is
+    printed along the bottom of the figure.
+    """
     figure = Figure(figsize=(3.6 * len(matrices) + 0.6, 4.4 + 0.15 * len(classes)))
     axes = figure.subplots(1, len(matrices), squeeze=False)[0]
     for axis, (name, matrix) in zip(axes, matrices.items(), strict=True):
@@ -104,12 +108,15 @@ def plot_confusions(matrices: dict[str, np.ndarray], classes: list[str], title: 
         axis.set_title(f"{name}: {np.trace(matrix) / max(matrix.sum(), 1):.2f}")
     axes[0].set_ylabel("true")
     figure.suptitle(title)
-    _save(figure, path)
+    _save(figure, path, credit)
 
 
 def plot_accuracies(entries: dict[str, dict[str, Any]], chance: float, title: str,
-                    path: Path) -> None:
-    """Bars of per-trial (and per-block) accuracy of every model, with CIs and chance."""
+                    path: Path, credit: str | None = None) -> None:
+    """Bars of per-trial (and per-block) accuracy of every model, with CIs and chance.
+
+    ``credit`` is printed along the bottom of the figure, as in :func:`plot_confusions`.
+    """
     figure = Figure(figsize=(1.3 * len(entries) + 2.5, 4.0))
     axis = figure.subplots()
     width = 0.38
@@ -129,4 +136,4 @@ def plot_accuracies(entries: dict[str, dict[str, Any]], chance: float, title: st
     axis.set_ylabel("accuracy on held-out trials")
     axis.legend(loc="lower right", fontsize=8)
     axis.set_title(title, fontsize=9)
-    _save(figure, path)
+    _save(figure, path, credit)

@@ -17,12 +17,17 @@ from pipeline.io import atomic_output_file
 MODELS = ("decoder", "baseline", "oracle")
 COLOURS = {"decoder": "#1f77b4", "baseline": "#ff7f0e", "oracle": "#2ca02c", "chance": "#555555"}
 DPI = 120
+CREDIT_MARGIN = 0.06  # fraction of the figure height kept free for the credit line
 
 
-def _save(figure: Figure, path: Path) -> None:
-    """Render ``figure`` to ``path`` as PNG, atomically."""
+def _save(figure: Figure, path: Path, credit: str | None = None) -> None:
+    """Render ``figure`` to ``path`` as PNG, atomically, with ``credit`` along its bottom."""
     FigureCanvasAgg(figure)
     figure.tight_layout()
+    if credit:
+        figure.subplots_adjust(bottom=figure.subplotpars.bottom + CREDIT_MARGIN)
+        figure.text(0.01, 0.005, credit, fontsize=6, color="#444444", ha="left", va="bottom",
+                    wrap=True)
     with atomic_output_file(path) as tmp:
         figure.savefig(tmp, format="png", dpi=DPI)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.io import read_json, write_json
+from pipeline.provenance import read_source
 from pipeline.registry import Registry
 
 if TYPE_CHECKING:
@@ -32,7 +34,9 @@ def preprocess_study(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str | 
     """Preprocess the recordings of the BIDS root ``raw_dir`` into ``out_dir``.
 
     The datatype is ``cfg.datatype``, or the one the root holds; its registered pipeline
-    does the work and returns a summary (counts, bad channels, seconds).
+    does the work and returns a summary (counts, bad channels, seconds). ``info.json`` gets
+    the study's ``source`` (name, licence, authors, references; see
+    :func:`pipeline.provenance.read_source`), so figures downstream can credit the data.
 
     Raises
     ------
@@ -40,7 +44,10 @@ def preprocess_study(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str | 
         If the root holds no known datatype, or several and ``cfg.datatype`` is unset.
     """
     datatype = choose_datatype(Path(raw_dir), cfg.datatype, list(PIPELINES))
-    return PIPELINES.get(datatype)(cfg, raw_dir, out_dir, datatype)
+    summary = PIPELINES.get(datatype)(cfg, raw_dir, out_dir, datatype)
+    info_path = Path(out_dir) / "info.json"
+    write_json({**read_json(info_path), "source": read_source(raw_dir)}, info_path)
+    return summary
 
 
 __all__ = ["PIPELINES", "STEPS", "preprocess_study"]

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+import pipeline.evaluation.crossval as crossval_module
 from pipeline.config import CrossvalConfig, parse_section
 from pipeline.encoders import FITTERS
 from pipeline.errors import DataError, ParamsError
@@ -53,7 +54,8 @@ def write_study(root: Path, trials: pd.DataFrame, signal: float, seed: int = 0,
     np.save(pre / "epochs.npy", x.astype(np.float32))
     write_tsv(trials, pre / "trials.tsv")
     write_json({"sfreq": 100.0, "tmin": 0.0, "ch_names": [f"c{i}" for i in range(N_CHANS)],
-                "ch_pos": rng.normal(scale=0.05, size=(N_CHANS, 3)).tolist()},
+                "ch_pos": rng.normal(scale=0.05, size=(N_CHANS, 3)).tolist(),
+                "source": {"name": "Synthetic", "license": "CC BY 4.0", "authors": ["A"]}},
                pre / "info.json")
     np.save(targets / "latents.npy", rng.normal(size=(len(CLASSES), 5)).astype(np.float32))
     write_tsv(pd.DataFrame({"stimulus_id": CLASSES, "split": "train", "image": "n/a",
@@ -69,9 +71,21 @@ def run(tmp_path: Path, pre: Path, targets: Path | None, **settings) -> dict:
     return json.loads((tmp_path / "metrics.json").read_text())
 
 
-def test_separable_classes_are_decoded_above_chance_by_encoder_and_baseline(tmp_path):
+def test_separable_classes_are_decoded_above_chance_by_encoder_and_baseline(
+        tmp_path, monkeypatch):
+    credits = []
+
+    def spying(plot):
+        def spy(*args):
+            credits.append(args[-1])  # the data's credit line
+            return plot(*args)
+        return spy
+
+    for name in ("plot_accuracies", "plot_confusions"):
+        monkeypatch.setattr(crossval_module, name, spying(getattr(crossval_module, name)))
     pre, targets = write_study(tmp_path, synthetic_trials(n_runs=4), signal=1.5)
     metrics = run(tmp_path, pre, targets, encoders=RIDGE, baselines={"logistic": {}})
+    assert credits == ["Data: Synthetic (A), CC BY 4.0"] * 2
     assert (metrics["n_folds"], metrics["n_trials"], metrics["n_blocks"]) == (4, 36, 12)
     assert metrics["chance"] == pytest.approx(1 / 3)
     assert metrics["ci"] == "percentile bootstrap over blocks"

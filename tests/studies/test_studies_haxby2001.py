@@ -93,6 +93,8 @@ def test_haxby_preprocesses_to_one_trial_per_volume(haxby, tmp_path):
     assert len(trials) == 12 * 8 * 9 and trials["run"].nunique() == 12
     assert (trials.groupby("run")["block"].nunique() == 8).all()  # one block per category
     assert np.load(out / "betas.npy", mmap_mode="r").shape == (864, 530)
+    source = json.loads((out / "info.json").read_text())["source"]
+    assert source["license"] == "CC BY-SA 3.0" and source["authors"][0] == "James V. Haxby"
 
 
 @pytest.mark.slow
