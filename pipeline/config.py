@@ -344,6 +344,18 @@ class PreprocessConfig(Section):
     split_seed: int = 0
     steps: list[Step] = Field([], description="M/EEG/iEEG steps, in order (fMRI uses fmri)")
     fmri: FmriPreprocessConfig = FmriPreprocessConfig()
+    holdout_subjects: list[str] = Field(
+        [], description="subjects (01 or sub-01) no fitter sees: their train/val trials get "
+        "split 'unused', their test trials stay (leave-one-subject-out)"
+    )
+
+    @field_validator("holdout_subjects")
+    @classmethod
+    def _subject_labels(cls, value: list[str]) -> list[str]:
+        labels = [label.removeprefix("sub-") for label in value]
+        if len(set(labels)) < len(labels) or not all(labels):
+            raise ValueError(f"got {value}; expected distinct, non-empty subject labels")
+        return labels
 
 
 class TargetsConfig(Section):
@@ -362,17 +374,25 @@ class TargetsConfig(Section):
 
 
 class LossConfig(Section):
-    """Weights of the training losses (CLIP-style contrastive + optional MSE)."""
+    """``train.loss``: a weighted sum of registered loss terms (``pipeline.encoders.losses``)."""
 
-    clip: float = Field(1.0, ge=0)
-    mse: float = Field(0.0, ge=0)
-    temperature: float = Field(0.1, gt=0, description="initial temperature, learnable")
+    weights: dict[str, float] = Field(
+        {"clip": 1.0}, description="loss name (clip | siglip | mse) -> weight; 0 leaves it out"
+    )
+    temperature: float = Field(0.1, gt=0, description="initial temperature of clip and siglip, "
+                               "learnable")
+    siglip_bias: float = Field(-10.0, description="initial logit bias of siglip, learnable")
 
-    @model_validator(mode="after")
-    def _some_loss(self) -> LossConfig:
-        if self.clip == 0 and self.mse == 0:
-            raise ValueError("got clip=0 and mse=0; expected at least one positive loss weight")
-        return self
+    @field_validator("weights")
+    @classmethod
+    def _known_losses(cls, value: dict[str, float]) -> dict[str, float]:
+        from pipeline.encoders.losses import LOSSES
+
+        for name in value:
+            LOSSES.get(name)
+        if any(weight < 0 for weight in value.values()) or not any(value.values()):
+            raise ValueError(f"got {value}; expected weights >= 0, at least one of them > 0")
+        return value
 
 
 class EncoderConfig(Section):
@@ -411,18 +431,122 @@ class TrainConfig(Section):
     loss: LossConfig = LossConfig()
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-    batch_size: int = Field(64, ge=2)
+    batch_size: int = Field(64, ge=2, description="global batch, split evenly across processes")
     max_epochs: int = Field(40, ge=1)
     patience: int = Field(8, ge=1, description="early stopping on validation loss")
-    accelerator: Literal["cpu", "gpu", "auto"] = "cpu"
-    devices: int = Field(1, ge=1)
-    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"] = "cpu"
+    strategy: str = Field("auto", description="a Lightning strategy: auto | ddp | ddp_spawn | "
+                          "fsdp | deepspeed | ... (lightning.pytorch.strategies.StrategyRegistry)")
+    devices: int | Literal["auto"] = Field(
+        1, description="processes (devices) per node; auto: every device of the accelerator")
+    num_nodes: int = Field(1, ge=1)
+    precision: Literal["32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true"] = "32-true"
+    sync_batchnorm: bool = Field(True, description="batch norm statistics over the global batch "
+                                 "when more than one process trains")
     num_threads: int = Field(0, ge=0, description="torch CPU threads; 0 keeps the default")
     rescale_predictions: bool = Field(
         True,
         description="give each predicted latent the norm of a real (standardised) latent "
         "before mapping it back to the target space; a contrastive loss fixes only its direction",
     )
+    init: Literal["scratch", "pretrained"] = Field(
+        "scratch", description="pretrained: start the patch_transformer from the pretrain "
+        "stage's backbone (train --pretrained DIR)"
+    )
+    freeze_pretrained: bool = Field(
+        False, description="with init pretrained, train only the head (the backbone is frozen)"
+    )
+
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _positive_or_auto(cls, value: Any) -> Any:
+        if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"got {value!r}; expected a positive integer or auto")
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        from lightning.pytorch.strategies import StrategyRegistry
+
+        known = ["auto", *StrategyRegistry.available_strategies()]
+        if value not in known:
+            raise ValueError(f"unknown strategy {value!r}; expected one of {', '.join(known)}")
+        return value
+
+    @model_validator(mode="after")
+    def _batch_splits_evenly(self) -> TrainConfig:
+        if self.devices != "auto" and self.batch_size % (self.devices * self.num_nodes):
+            raise ValueError(
+                f"got batch_size={self.batch_size} for devices={self.devices} x num_nodes="
+                f"{self.num_nodes} processes; expected a multiple of the number of processes"
+            )
+        return self
+
+
+class CodebookConfig(Section):
+    """``pretrain.codebook``: the vector-quantised tokenizer of masked-codebook pretraining."""
+
+    size: int = Field(64, ge=1, description="codes in the codebook")
+    dim: int = Field(16, ge=1, description="width of a code")
+    hidden: int = Field(128, ge=1, description="hidden width of the tokenizer's MLPs")
+    ema_decay: float = Field(0.99, gt=0, lt=1, description="EMA decay of the codebook updates")
+    dead_code_threshold: float = Field(
+        1.0, ge=0, description="a code whose EMA count of assigned patches per batch falls "
+        "below this is restarted from a recent encoder output (0: never)"
+    )
+    commitment: float = Field(0.25, ge=0, description="weight of the commitment loss")
+    collapse_perplexity: float = Field(
+        4.0, gt=0, description="a final codebook perplexity below this is reported as collapsed"
+    )
+
+    @model_validator(mode="after")
+    def _reachable(self) -> CodebookConfig:
+        if self.collapse_perplexity > self.size:
+            raise ValueError(
+                f"got collapse_perplexity={self.collapse_perplexity} with size={self.size}; "
+                "expected at most size (the largest perplexity a codebook can reach)"
+            )
+        return self
+
+
+class PretrainConfig(Section):
+    """``pretrain``: self-supervised pretraining of the patch_transformer backbone.
+
+    The backbone's options are ``train.encoder.options.patch_transformer``; labels are
+    never read, and only the trials of ``splits`` are.
+    """
+
+    method: str = Field("none", description="none | codebook | mae (pipeline.pretrain)")
+    seed: int = 0
+    splits: list[str] = Field(["train", "val"], min_length=1,
+                              description="trials.tsv splits whose epochs are used")
+    tokenizer_epochs: int = Field(10, ge=1, description="codebook: epochs of the tokenizer")
+    epochs: int = Field(10, ge=1, description="epochs of masked prediction (codebook, mae)")
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    batch_size: int = Field(64, ge=2)
+    mask_ratio: float = Field(0.5, gt=0, lt=1, description="fraction of time patches masked")
+    codebook: CodebookConfig = CodebookConfig()
+    accelerator: Literal["cpu", "gpu", "auto"] = "cpu"
+    num_threads: int = Field(0, ge=0, description="torch CPU threads; 0 keeps the default")
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        from pipeline.pretrain import PRETRAINERS
+
+        PRETRAINERS.get(value)
+        return value
+
+    @field_validator("splits")
+    @classmethod
+    def _never_test(cls, value: list[str]) -> list[str]:
+        wrong = [split for split in value if split not in ("train", "val")]
+        if wrong:
+            raise ValueError(f"got {wrong}; expected train and/or val (pretraining never reads "
+                             "test trials)")
+        return value
 
 
 class BaselineConfig(Section):
@@ -469,13 +593,14 @@ class EvaluateConfig(Section):
 class CrossvalConfig(Section):
     """``crossval``: cross-validated classification of a class-level study, beside baselines.
 
-    Folds are by run (leave-one-run-out) or stratified; in each fold every encoder is fitted
+    Folds are by run or subject (leave one out) or stratified; in each fold every encoder is fitted
     on the training trials into the class latents and classifies the held-out trials by the
     nearest class latent (cosine), beside the baseline classifiers fitted on the same trials.
     """
 
-    folds: Literal["run", "stratified"] = Field(
-        "run", description="run: leave one run out; stratified: stratified k-fold"
+    folds: Literal["run", "subject", "stratified"] = Field(
+        "run", description="run: leave one run out; subject: leave one subject out; "
+        "stratified: stratified k-fold"
     )
     n_folds: int = Field(5, ge=2, description="number of stratified folds")
     inner_folds: int = Field(
@@ -559,6 +684,7 @@ SECTIONS: dict[str, type[Section]] = {
     "targets": TargetsConfig,
     "baseline": BaselineConfig,
     "train": TrainConfig,
+    "pretrain": PretrainConfig,
     "evaluate": EvaluateConfig,
     "crossval": CrossvalConfig,
 }
@@ -617,7 +743,7 @@ def parse_section(section: str, raw: Any, source: str = "params.yaml") -> Sectio
 
 
 STUDY_GROUPS: dict[str, tuple[str, ...]] = {
-    "studies": ("study", "preprocess", "targets", "baseline", "train", "evaluate"),
+    "studies": ("study", "preprocess", "targets", "baseline", "pretrain", "train", "evaluate"),
     "classification_studies": ("study", "preprocess", "targets", "crossval"),
 }  # params key of each group of studies -> the sections every study of it overrides
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ def atomic_output_dir(path: str | Path) -> Iterator[Path]:
 
     Yields a temporary sibling directory; on success it replaces ``path``, on any
     exception it is removed, so a failed stage never leaves a half-written output.
+    Temporary siblings left by a killed run (``.<name>.*.partial``) are removed first.
 
     Parameters
     ----------
@@ -34,6 +36,8 @@ def atomic_output_dir(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
         yield tmp

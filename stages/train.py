@@ -2,8 +2,8 @@
 
 from pipeline.cli import run_stage, stage_parser
 from pipeline.config import load_section
+from pipeline.distributed import primary_output_dir
 from pipeline.encoders import fit_encoder
-from pipeline.io import atomic_output_dir
 
 
 def main() -> None:
@@ -11,11 +11,16 @@ def main() -> None:
     parser.add_argument("--preprocessed", required=True)
     parser.add_argument("--targets", required=True)
     parser.add_argument("--out", required=True, help="directory of the trained encoder")
+    parser.add_argument("--pretrained", default=None,
+                        help="the pretrain stage's output (read when train.init is pretrained)")
+    parser.add_argument("--checkpoints", default=None,
+                        help="keeps checkpoints between runs: a killed run resumes from here")
     args = parser.parse_args()
     cfg = load_section("train", args.params, args.study)
-    with atomic_output_dir(args.out) as out:
+    with primary_output_dir(args.out) as out:  # DDP: only global rank 0 writes the outputs
         fit_encoder(
-            cfg.encoder.name, cfg.encoder.kwargs(), cfg, args.preprocessed, args.targets, out
+            cfg.encoder.name, cfg.encoder.kwargs(), cfg, args.preprocessed, args.targets, out,
+            pretrained_dir=args.pretrained, checkpoint_dir=args.checkpoints,
         )
 
 

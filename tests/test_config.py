@@ -33,7 +33,7 @@ def test_every_shipped_study_validates_with_its_overrides(params, project_root, 
 def test_study_overrides_merge_onto_the_section(tmp_path):
     params = {"train": {"lr": 0.01, "encoder": {"name": "conv"}},
               "studies": {"fast": {"study": {}, "preprocess": {}, "targets": {}, "baseline": {},
-                                   "train": {"lr": 0.5}, "evaluate": {}}}}
+                                   "pretrain": {}, "train": {"lr": 0.5}, "evaluate": {}}}}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     assert load_section("train", path).lr == 0.01
@@ -54,7 +54,8 @@ def test_a_study_must_list_every_section_of_its_group(tmp_path):
 
 def test_override_errors_name_the_study(tmp_path):
     params = {"train": {}, "studies": {"fast": {"study": {}, "preprocess": {}, "targets": {},
-                                                "baseline": {}, "train": {"lr": -1},
+                                                "baseline": {}, "pretrain": {},
+                                                "train": {"lr": -1},
                                                 "evaluate": {}}}}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -69,7 +70,15 @@ def test_override_errors_name_the_study(tmp_path):
         ("train", {"encoder": {"name": "cnov"}},
          r"train\.encoder\.name: unknown encoder 'cnov'; expected one of .*conv.*ridge"),
         ("train", {"lr": -1}, r"train\.lr: .*greater than 0 \(got -1\)"),
-        ("train", {"loss": {"clip": 0, "mse": 0}}, r"train\.loss: got clip=0 and mse=0"),
+        ("train", {"loss": {"weights": {"clip": 0, "mse": 0}}},
+         r"train\.loss\.weights: got \{'clip': 0\.0, 'mse': 0\.0\}; expected weights >= 0"),
+        ("train", {"loss": {"weights": {"infonce": 1.0}}},
+         r"train\.loss\.weights: unknown loss 'infonce'; expected one of clip, mse, siglip"),
+        ("train", {"loss": {"clip": 1.0}}, r"train\.loss\.clip: unknown key"),
+        ("train", {"strategy": "dpp"}, r"train\.strategy: unknown strategy 'dpp'; expected .*ddp"),
+        ("train", {"devices": 0}, r"train\.devices: got 0; expected a positive integer or auto"),
+        ("train", {"devices": 2, "batch_size": 9},
+         r"train: got batch_size=9 for devices=2 x num_nodes=1 processes; expected a multiple"),
         ("train", {"encoder": {"options": {"transformer": {}}}},
          r"train\.encoder\.options: unknown encoder 'transformer'"),
         ("targets", {"name": "clip"}, r"targets\.name: unknown target 'clip'; expected one of"),

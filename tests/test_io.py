@@ -23,6 +23,18 @@ def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_atomic_dir_removes_what_a_killed_run_left(tmp_path):
+    stale = tmp_path / ".model.abc123.partial"
+    stale.mkdir()
+    (stale / "half.bin").write_bytes(b"x")
+    other = tmp_path / ".model2.abc123.partial"  # another output's: kept
+    other.mkdir()
+    with atomic_output_dir(tmp_path / "model") as out:
+        (out / "weights.bin").write_bytes(b"done")
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".model2.abc123.partial",
+                                                                "model"]
+
+
 def test_atomic_file_leaves_nothing_on_failure(tmp_path):
     out = tmp_path / "metrics.json"
     with pytest.raises(RuntimeError), atomic_output_file(out) as tmp:

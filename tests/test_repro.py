@@ -4,11 +4,14 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 pytestmark = pytest.mark.slow
@@ -26,7 +29,8 @@ TINY = {
 }
 
 
-STAGES = ("study", "preprocess", "targets", "baseline", "train", "predict", "evaluate")
+STAGES = ("study", "preprocess", "targets", "baseline", "pretrain", "train", "predict",
+          "evaluate")
 TINY_STUDIES = {  # the shipped studies, one subject and few stimuli each (eeg uses TINY above)
     "meg": {"n_subjects": 1, "stimuli": {"train": 24, "val": 8, "test": 8}},
     "seeg": {"n_subjects": 1, "stimuli": {"train": 24, "val": 8, "test": 8}},
@@ -94,6 +98,51 @@ def test_second_repro_is_a_no_op(tiny_project):
     work, env, _ = tiny_project
     output = run(["dvc", "repro"], work, env)
     assert ran_stages(output) == set()
+    assert "up to date" in run(["dvc", "status"], work, env)
+
+
+def test_killed_train_resumes_under_dvc_repro(tiny_project):
+    """Kill the first `dvc repro train@eeg` of new params (its process group, SIGKILL) once
+    last.ckpt holds epoch >= 1: `dvc repro` drops the dead process's DVC lock entries,
+    resumes from the checkpoint, and ends with the weights, history and metrics of an
+    uninterrupted seeded run (`dvc repro --force -s train@eeg` afterwards), exactly.
+
+    Leaves eeg training for 15 epochs, with every stage up to date.
+    """
+    work, env, _ = tiny_project
+    params_path = work / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    params["studies"]["eeg"]["train"] = {"max_epochs": 15, "patience": 15}  # time to kill it
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    last = work / "models" / "checkpoints" / "eeg" / "decoder" / "last.ckpt"
+    with open(work / "killed.log", "w") as log:  # not in the run cache: it really trains
+        process = subprocess.Popen(["dvc", "repro", "train@eeg"], cwd=work, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 600
+        while process.poll() is None and time.monotonic() < deadline:
+            if last.is_file() and torch.load(last, weights_only=True)["epoch"] >= 1:
+                os.killpg(process.pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+        assert process.wait(timeout=60) == -signal.SIGKILL, "train@eeg ended before the kill"
+    rwlock = (work / ".dvc" / "tmp" / "rwlock").read_text()
+    assert f'"pid": {process.pid}' in rwlock, "the killed dvc left its lock entries"
+
+    output = run(["dvc", "repro"], work, env)
+    assert "had been killed. Auto removed it from the lock file" in output
+    resumed = re.search(r"resuming from epoch (\d+)", output)
+    assert resumed and int(resumed.group(1)) >= 2, output
+    assert {"train@eeg", "predict@eeg", "evaluate@eeg"} <= ran_stages(output)
+    assert not last.parent.exists(), "checkpoints are removed after the fit"
+    decoder = work / "models" / "encoders" / "eeg" / "decoder"
+    files = [decoder / "model.safetensors", decoder / "history.csv",
+             work / "metrics" / "eeg" / "evaluate.json"]
+    after_resume = [path.read_bytes() for path in files]
+
+    output = run(["dvc", "repro", "--force", "-s", "train@eeg"], work, env)
+    assert "resuming" not in output
+    run(["dvc", "repro"], work, env)
+    assert [path.read_bytes() for path in files] == after_resume
     assert "up to date" in run(["dvc", "status"], work, env)
 
 

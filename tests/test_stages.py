@@ -59,7 +59,8 @@ def test_missing_input_ends_stage_with_one_line_and_no_output(tmp_path, project_
 
 
 @pytest.mark.parametrize("script", ["study.py", "preprocess.py", "targets.py", "baseline.py",
-                                    "train.py", "predict.py", "evaluate.py", "crossval.py"])
+                                    "pretrain.py", "train.py", "predict.py", "evaluate.py",
+                                    "crossval.py"])
 def test_every_stage_has_help(project_root, tmp_path, script):
     result = run_stage(project_root, tmp_path, script, "--help")
     assert result.returncode == 0

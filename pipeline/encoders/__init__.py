@@ -11,7 +11,9 @@ from pipeline.encoders import (  # noqa: E402, F401  (modules register themselve
     fit_closed_form,
     fit_lightning,
     mlp,
+    patch_transformer,
     ridge,
+    riemann,
     shallow,
 )
 from pipeline.encoders.baseline import fit_baseline  # noqa: E402

@@ -15,6 +15,7 @@ from pydantic import Field, PositiveInt
 from torch import nn
 
 from pipeline.encoders.base import Encoder, Options, register_encoder
+from pipeline.encoders.subjects import with_unseen
 
 DILATION_CYCLE = 5
 KERNEL_SIZE = 3
@@ -121,7 +122,11 @@ class SpatialAttention(nn.Module):
 
 
 class SubjectLayer(nn.Module):
-    """A 1x1 convolution (channel mixing) of its own for each subject."""
+    """A 1x1 convolution (channel mixing) of its own for each subject.
+
+    Subject index ``n_subjects`` (unseen) mixes with the average of the subjects' matrices
+    (:mod:`pipeline.encoders.subjects`).
+    """
 
     def __init__(self, n_subjects: int, channels: int) -> None:
         super().__init__()
@@ -130,7 +135,7 @@ class SubjectLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:
         """Mix channels of x (B, S, T) with each trial's subject matrix -> (B, S, T)."""
-        return torch.einsum("bst,bsd->bdt", x, self.weight[subject])
+        return torch.einsum("bst,bsd->bdt", x, with_unseen(self.weight)[subject])
 
 
 class ResidualBlock(nn.Module):
@@ -139,7 +144,10 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int, dilation: int, dropout: float) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv1d(channels, channels, KERNEL_SIZE, dilation=dilation, padding=dilation),
+            # No bias: the batch norm right after it would cancel it.
+            nn.Conv1d(
+                channels, channels, KERNEL_SIZE, dilation=dilation, padding=dilation, bias=False
+            ),
             nn.BatchNorm1d(channels),
             nn.GELU(),
             nn.Dropout(dropout),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from pipeline.artifacts import Preprocessed, read_preprocessed, read_targets
-from pipeline.errors import DataError
+from pipeline.encoders.subjects import subject_indices
+from pipeline.errors import DataError, ParamsError
 
 FIT_SPLITS = ("train", "val")
 STD_FLOOR = 0.1  # fraction of the mean standard deviation
@@ -38,8 +40,8 @@ class EncoderData:
     """
 
     preprocessed: Preprocessed
-    subjects: list[str]  # sorted labels; position = subject index
-    subject_index: np.ndarray  # (n_trials,) int64
+    subjects: list[str]  # sorted labels of the train/val subjects; position = subject index
+    subject_index: np.ndarray  # (n_trials,) int64; len(subjects) for a subject not fitted on
     stimulus_index: np.ndarray  # (n_trials,) int64, -1 outside train/val
     target: np.ndarray  # (n_stimuli, D) float32, standardised
     target_mean: np.ndarray  # (D,)
@@ -105,8 +107,8 @@ def load_encoder_data(preprocessed_dir: str | Path, targets_dir: str | Path) -> 
     stimulus_index = np.where(
         fitted, trials["stimulus_id"].map(row_of).fillna(-1).to_numpy(), -1
     ).astype(np.int64)
-    subjects = sorted(set(trials["subject"]))
-    subject_index = trials["subject"].map({s: i for i, s in enumerate(subjects)}).to_numpy()
+    subjects = sorted(set(trials.loc[fitted, "subject"]))  # held-out subjects are unseen
+    subject_index = subject_indices(trials["subject"], subjects)
     train_stimuli = np.unique(stimulus_index[(trials["split"] == "train").to_numpy()])
     mean = latents[train_stimuli].mean(axis=0)
     std = latents[train_stimuli].std(axis=0)
@@ -116,7 +118,7 @@ def load_encoder_data(preprocessed_dir: str | Path, targets_dir: str | Path) -> 
     return EncoderData(
         preprocessed=preprocessed,
         subjects=subjects,
-        subject_index=subject_index.astype(np.int64),
+        subject_index=subject_index,
         stimulus_index=stimulus_index,
         target=target,
         target_mean=mean.astype(np.float32),
@@ -150,23 +152,94 @@ class TrialDataset(Dataset):
         )
 
 
-class EncoderDataModule(pl.LightningDataModule):
-    """Training (shuffled) and validation loaders over :class:`EncoderData`."""
+class EpochSampler(Sampler[int]):
+    """One process's share of a seeded permutation of the training trials, per epoch.
 
-    def __init__(self, data: EncoderData, batch_size: int) -> None:
+    Each epoch draws one permutation of all ``n_items`` from ``(seed, epoch)``, keeps whole
+    global batches, and gives rank ``r`` of ``world_size`` the positions ``r, r + W, ...``.
+    Batch ``i`` of every rank then holds positions ``i * B`` to ``(i + 1) * B`` of the
+    permutation between them: the same global batches whatever the number of processes.
+
+    Parameters
+    ----------
+    n_items : int
+        Size of the dataset.
+    global_batch : int
+        The global batch size ``B`` (a multiple of ``world_size``).
+    seed : int
+        With the epoch (:meth:`set_epoch`, called by Lightning), seeds the permutation.
+    rank, world_size : int
+        This process's global rank and the number of processes.
+    """
+
+    def __init__(self, n_items: int, global_batch: int, seed: int, rank: int = 0,
+                 world_size: int = 1) -> None:
+        self.n_items = n_items
+        self.n_used = n_items - n_items % global_batch  # whole global batches
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the permutation of ``epoch`` next."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n_used // self.world_size
+
+    def __iter__(self) -> Iterator[int]:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n_items)
+        return iter(order[:self.n_used][self.rank::self.world_size].tolist())
+
+
+class EncoderDataModule(pl.LightningDataModule):
+    """Training (seeded shuffle, split across processes) and validation loaders.
+
+    ``batch_size`` is the global batch: each of the W processes loads ``batch_size / W``
+    trials per step (:class:`EpochSampler`). A training set smaller than one batch is one
+    batch (rounded down to a multiple of W). Every process loads the whole validation set.
+
+    Parameters
+    ----------
+    data : EncoderData
+        Train and validation trials.
+    batch_size : int
+        The global batch size.
+    seed : int
+        Seeds each epoch's shuffle, with the epoch.
+    """
+
+    def __init__(self, data: EncoderData, batch_size: int, seed: int = 0) -> None:
         super().__init__()
         self.data = data
         self.batch_size = batch_size
+        self.seed = seed
 
     def train_dataloader(self) -> DataLoader:
+        world, rank = self.trainer.world_size, self.trainer.global_rank
+        if self.batch_size % world:
+            raise ParamsError(
+                f"train.batch_size: got {self.batch_size} for {world} processes; expected a "
+                "multiple of the number of processes (devices x num_nodes)"
+            )
         dataset = TrialDataset(self.data, self.data.rows("train"))
-        return DataLoader(
-            dataset,
-            batch_size=min(self.batch_size, len(dataset)),
-            shuffle=True,
-            drop_last=len(dataset) > self.batch_size,
-        )
+        global_batch = min(self.batch_size, len(dataset) - len(dataset) % world)
+        if global_batch == 0:
+            raise DataError(f"{self.data.preprocessed.path / 'trials.tsv'}: {len(dataset)} "
+                            f"training trials for {world} processes; expected at least one each")
+        sampler = EpochSampler(len(dataset), global_batch, self.seed, rank, world)
+        return DataLoader(dataset, batch_size=global_batch // world, sampler=sampler,
+                          generator=self._generator())
 
     def val_dataloader(self) -> DataLoader:
         dataset = TrialDataset(self.data, self.data.rows("val"))
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=False)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=False,
+                          generator=self._generator())
+
+    def _generator(self) -> torch.Generator:
+        """A loader's own generator, so that starting an epoch leaves the global state alone.
+
+        A resumed run then draws the same dropout masks as an uninterrupted one.
+        """
+        return torch.Generator().manual_seed(self.seed)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipeline.config import TrainConfig
 from pipeline.encoders import FITTERS
+from pipeline.encoders.checkpoints import RunCheckpoints
 from pipeline.encoders.datamodule import EncoderData
 from pipeline.encoders.fitting import FitResult
 from pipeline.encoders.model import ScaledEncoder
@@ -16,7 +17,11 @@ logger = logging.getLogger(__name__)
 
 @FITTERS.register("closed_form")
 def fit_closed_form(
-    model: ScaledEncoder, data: EncoderData, cfg: TrainConfig, out_dir: Path
+    model: ScaledEncoder,
+    data: EncoderData,
+    cfg: TrainConfig,
+    out_dir: Path,
+    checkpoints: RunCheckpoints | None = None,
 ) -> FitResult:
     """Call ``model.encoder.fit_closed_form(train, val)`` on the in-memory splits.
 
@@ -30,6 +35,8 @@ def fit_closed_form(
         Unused by closed-form fits; every fitter takes the same arguments.
     out_dir : Path
         Unused by closed-form fits.
+    checkpoints : RunCheckpoints, optional
+        Unused: a closed-form fit has no epochs to resume.
 
     Returns
     -------

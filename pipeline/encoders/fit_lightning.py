@@ -2,39 +2,108 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from pipeline.config import TrainConfig
 from pipeline.encoders import FITTERS
+from pipeline.encoders.batchnorm_sync import GlobalBatchNormSync
+from pipeline.encoders.checkpoints import BEST, LAST, STATE_KEY, RunCheckpoints, resume_path
 from pipeline.encoders.datamodule import EncoderData, EncoderDataModule
 from pipeline.encoders.fitting import FitResult
 from pipeline.encoders.lit_module import EncoderLitModule
 from pipeline.encoders.model import ScaledEncoder
-from pipeline.errors import DataError
+from pipeline.errors import DataError, ParamsError
 
-HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_top1", "temperature"]
+HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_top1"]  # then the loss terms' values
 
 
-def epoch_history(metrics_csv: Path) -> pd.DataFrame:
-    """Merge the CSV logger's rows into one row per epoch (HISTORY_COLUMNS)."""
-    metrics = pd.read_csv(metrics_csv)
-    history = metrics.groupby("epoch", as_index=False).first()
-    return history.reindex(columns=HISTORY_COLUMNS)
+@contextlib.contextmanager
+def checkpoint_directory(checkpoints: RunCheckpoints | None) -> Iterator[Path]:
+    """The run's checkpoint directory (created), or a temporary one removed on exit."""
+    if checkpoints is not None:
+        checkpoints.directory.mkdir(parents=True, exist_ok=True)
+        yield checkpoints.directory
+        return
+    with tempfile.TemporaryDirectory(prefix="brainrecon-checkpoints-") as directory:
+        yield Path(directory)
+
+
+def make_trainer(cfg: TrainConfig, directory: Path) -> pl.Trainer:
+    """A Trainer with the hardware of ``cfg`` that checkpoints into ``directory``.
+
+    ``last.ckpt`` is written after every epoch (after early stopping and ``best.ckpt``
+    have taken the epoch into account) and ``best.ckpt`` when the validation loss improves.
+    Each process's sampler is built by :class:`EncoderDataModule`
+    (``use_distributed_sampler=False``); batch norms see the global batch
+    (:class:`GlobalBatchNormSync`, which unlike ``SyncBatchNorm`` runs on CPU).
+    """
+    best = ModelCheckpoint(dirpath=directory, filename=Path(BEST).stem, monitor="val_loss",
+                           mode="min", save_top_k=1, enable_version_counter=False)
+    last = ModelCheckpoint(dirpath=directory, filename=Path(LAST).stem, save_top_k=1,
+                           enable_version_counter=False)  # every epoch, after ``best``
+    hardware = {"accelerator": cfg.accelerator, "strategy": cfg.strategy, "devices": cfg.devices,
+                "num_nodes": cfg.num_nodes, "precision": cfg.precision}
+    try:
+        return pl.Trainer(
+            **hardware,
+            max_epochs=cfg.max_epochs,
+            plugins=[GlobalBatchNormSync()] if cfg.sync_batchnorm else None,
+            use_distributed_sampler=False,
+            deterministic="warn",
+            logger=False,
+            callbacks=[EarlyStopping(monitor="val_loss", patience=cfg.patience), best, last],
+            enable_progress_bar=sys.stderr.isatty(),
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            default_root_dir=directory,
+        )
+    except (ValueError, MisconfigurationException) as exc:  # Lightning's checks of the hardware
+        message = " ".join(str(exc).split())
+        raise ParamsError(f"train: {hardware} cannot run here: {message}") from None
+
+
+def read_outcome(trainer: pl.Trainer, directory: Path) -> tuple[dict | None, list[dict]]:
+    """The best weights (None if never saved) and the epoch history, on every process.
+
+    The primary process reads them from its checkpoints and broadcasts them, so no other
+    process needs to see its files (nodes without a shared file system).
+    """
+    outcome: tuple[dict[str, Any] | None, list[dict]] = (None, [])
+    if trainer.is_global_zero and (directory / LAST).is_file():
+        last = torch.load(directory / LAST, map_location="cpu", weights_only=True)
+        best = directory / BEST
+        state = (torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+                 if best.is_file() else None)
+        outcome = (state, last[STATE_KEY]["history"])
+    return trainer.strategy.broadcast(outcome)
 
 
 @FITTERS.register("lightning")
 def fit_lightning(
-    model: ScaledEncoder, data: EncoderData, cfg: TrainConfig, out_dir: Path
+    model: ScaledEncoder,
+    data: EncoderData,
+    cfg: TrainConfig,
+    out_dir: Path,
+    checkpoints: RunCheckpoints | None = None,
 ) -> FitResult:
     """Train ``model.encoder`` with :class:`EncoderLitModule`; keep the best validation epoch.
+
+    With ``checkpoints``, a run killed part way resumes from its last epoch when started
+    again (same fingerprint), and the checkpoints are removed after a successful fit.
+    Under DDP every process returns the same result.
 
     Parameters
     ----------
@@ -45,58 +114,49 @@ def fit_lightning(
     cfg : TrainConfig
         Optimiser, loss, epochs, early stopping and hardware settings.
     out_dir : Path
-        Receives the CSV logger's files under ``logs/``.
+        Unused: the history is returned, and written by the caller.
+    checkpoints : RunCheckpoints, optional
+        Where to keep the checkpoints between runs; None keeps them in a temporary directory.
 
     Returns
     -------
     FitResult
-        ``model`` with the weights of the epoch of lowest validation loss.
+        A copy of ``model`` with the weights of the epoch of lowest validation loss.
 
     Raises
     ------
     DataError
         If the validation loss was never finite.
     """
-    lit = EncoderLitModule(model.encoder, cfg.loss, cfg.lr, cfg.weight_decay)
-    logger = CSVLogger(save_dir=out_dir, name="logs", version="")
-    with tempfile.TemporaryDirectory(prefix="brainrecon-checkpoints-") as checkpoint_dir:
-        checkpoint = ModelCheckpoint(
-            dirpath=checkpoint_dir,
-            filename="best",
-            monitor="val_loss",
-            mode="min",
-            save_top_k=1,
-            save_weights_only=True,
+    selected = copy.deepcopy(model)  # receives the best weights; untouched by any wrapping
+    lit = EncoderLitModule(model.encoder, cfg.loss, cfg.lr, cfg.weight_decay,
+                           fingerprint=checkpoints.fingerprint if checkpoints else "")
+    with checkpoint_directory(checkpoints) as directory:
+        resume = resume_path(checkpoints) if checkpoints else None
+        trainer = make_trainer(cfg, directory)
+        trainer.fit(lit, datamodule=EncoderDataModule(data, cfg.batch_size, cfg.seed),
+                    ckpt_path=resume)
+        state, rows = read_outcome(trainer, directory)
+        if checkpoints and trainer.is_global_zero:
+            shutil.rmtree(directory, ignore_errors=True)
+    if state is None:
+        raise DataError(
+            f"{data.preprocessed.path}: validation loss was never finite; expected finite "
+            "epochs and latents for the train and val trials"
         )
-        trainer = pl.Trainer(
-            max_epochs=cfg.max_epochs,
-            accelerator=cfg.accelerator,
-            devices=cfg.devices,
-            precision=cfg.precision,
-            deterministic="warn",
-            logger=logger,
-            callbacks=[checkpoint, EarlyStopping(monitor="val_loss", patience=cfg.patience)],
-            enable_progress_bar=sys.stderr.isatty(),
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            log_every_n_steps=1,
-            default_root_dir=checkpoint_dir,
-        )
-        trainer.fit(lit, datamodule=EncoderDataModule(data, cfg.batch_size))
-        if not checkpoint.best_model_path:
-            raise DataError(
-                f"{data.preprocessed.path}: validation loss was never finite; expected finite "
-                "epochs and latents for the train and val trials"
-            )
-        best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
-    lit.load_state_dict(best["state_dict"])
-    model = model.cpu()
-    history = epoch_history(Path(logger.log_dir) / "metrics.csv")
-    best_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    prefix = "encoder."
+    selected.encoder.load_state_dict(
+        {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+    )
+    history = pd.DataFrame(rows)
+    extra_columns = [key for key in history.columns if key not in HISTORY_COLUMNS]
+    history = history.reindex(columns=[*HISTORY_COLUMNS, *extra_columns])
+    best = history.loc[history["val_loss"].idxmin()]
+    extras = {key: float(best[key]) for key in extra_columns}
     return FitResult(
-        model=model,
+        model=selected.cpu(),
         history=history,
-        best_epoch=best_epoch,
-        val_loss=float(checkpoint.best_model_score),
-        details={"temperature": lit.temperature, "epochs_run": int(trainer.current_epoch)},
+        best_epoch=int(best["epoch"]),
+        val_loss=float(best["val_loss"]),
+        details={**extras, "epochs_run": len(history)},
     )

@@ -1,20 +1,23 @@
-"""The LightningModule that trains an encoder: CLIP-style contrastive + MSE losses."""
+"""The LightningModule that trains an encoder on a weighted sum of registered losses."""
 
 from __future__ import annotations
 
 import logging
 import math
 import warnings
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
-import torch.nn.functional as F
+import torch.distributed as dist
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import nn
+from torch.distributed._functional_collectives import all_gather_single
 
 from pipeline.config import LossConfig
-from pipeline.encoders.losses import clip_loss, retrieval_ranks
+from pipeline.encoders.checkpoints import STATE_KEY, rng_state, set_rng_state
+from pipeline.encoders.losses import WeightedLoss, retrieval_ranks
 
 logger = logging.getLogger(__name__)
 
@@ -22,53 +25,57 @@ logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
 logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", ".*does not have many workers.*", category=PossibleUserWarning)
 warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\).*", category=FutureWarning)
-
-MAX_LOGIT_SCALE = math.log(100.0)
+warnings.filterwarnings("ignore", ".*Checkpoint directory .* exists and is not empty.*")
 
 
 @rank_zero_only
-def log_epoch(epoch: int, train_loss: float, val_loss: float, val_top1: float) -> None:
+def log_epoch(row: dict[str, float]) -> None:
     """Log one line per epoch (rank zero only)."""
     logger.info(
         "epoch %d: train loss %.4f, val loss %.4f, val top-1 %.3f",
-        epoch, train_loss, val_loss, val_top1,
+        row["epoch"], row["train_loss"], row["val_loss"], row["val_top1"],
     )
 
 
 class EncoderLitModule(pl.LightningModule):
     """Train ``encoder`` to predict standardised target latents.
 
-    Loss = ``loss.clip`` * symmetric InfoNCE (cosine, learnable temperature initialised at
-    ``loss.temperature``) + ``loss.mse`` * MSE. Predictions and targets are gathered
-    across ranks before the loss, so the negatives do not depend on the number of devices.
-    Validation scores the whole validation set at once: loss, and top-1 retrieval among
-    the validation stimuli.
+    The loss is :class:`~pipeline.encoders.losses.WeightedLoss` (its learnable
+    temperatures and biases are trained without weight decay). Predictions and targets
+    are gathered across processes before the loss, so the negatives of the contrastive
+    terms are those of the global batch whatever the number of processes. Validation
+    scores the whole validation set at once on every process (no gather, so no padded
+    duplicates): loss, and top-1 retrieval among the validation stimuli.
+
+    Every epoch appends a row to ``history``; checkpoints carry it, the run's
+    ``fingerprint`` and the random states of every process, so a resumed run continues
+    exactly where the checkpoint was taken.
 
     Parameters
     ----------
     encoder : nn.Module
         ``encoder(x (B, C, T), subject (B,))`` -> (B, D).
     loss : LossConfig
-        Loss weights and initial temperature.
+        Loss weights and initial temperature and bias.
     lr, weight_decay : float
-        AdamW settings (no weight decay on the temperature).
+        AdamW settings, applied to the parameters that require gradients (a frozen
+        pretrained backbone is left out).
+    fingerprint : str
+        Identifies the run in its checkpoints (see ``pipeline.encoders.checkpoints``).
     """
 
-    def __init__(self, encoder: nn.Module, loss: LossConfig, lr: float, weight_decay: float):
+    def __init__(self, encoder: nn.Module, loss: LossConfig, lr: float, weight_decay: float,
+                 fingerprint: str = "") -> None:
         super().__init__()
         self.encoder = encoder
-        self.loss_cfg = loss
+        self.criterion = WeightedLoss(loss)
         self.lr = lr
         self.weight_decay = weight_decay
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / loss.temperature)))
+        self.fingerprint = fingerprint
+        self.history: list[dict[str, float]] = []
         self._train_losses: list[torch.Tensor] = []
         self._val_batches: list[tuple[torch.Tensor, ...]] = []
-        self._val_scores: dict[str, float] = {}
-
-    @property
-    def temperature(self) -> float:
-        """The current contrastive temperature."""
-        return float(torch.exp(-self.logit_scale.detach().clamp(max=MAX_LOGIT_SCALE)))
+        self._restored: dict[str, Any] = {}
 
     def forward(self, x: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:
         """(B, C, T), (B,) -> (B, D) standardised latents."""
@@ -77,17 +84,31 @@ class EncoderLitModule(pl.LightningModule):
     def loss(
         self, pred: torch.Tensor, target: torch.Tensor, stimulus: torch.Tensor
     ) -> torch.Tensor:
-        """Weighted CLIP + MSE loss of predictions (N, D) against targets (N, D)."""
-        scale = self.logit_scale.clamp(max=MAX_LOGIT_SCALE)
-        return self.loss_cfg.clip * clip_loss(pred, target, stimulus, scale) + (
-            self.loss_cfg.mse * F.mse_loss(pred, target)
-        )
+        """The weighted loss of predictions (N, D) against targets (N, D)."""
+        return self.criterion(pred, target, stimulus)
 
-    def _gather(self, tensor: torch.Tensor, sync_grads: bool = False) -> torch.Tensor:
-        """Concatenate ``tensor`` (N, ...) over ranks (identity on one device)."""
+    def _gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Concatenate ``tensor`` (N, ...) over processes, in rank order (identity in one).
+
+        Gradients flow back to each process's rows (summed over the processes, which all
+        compute the same loss; DDP's mean of the gradients then gives the global one).
+        """
         if self.trainer.world_size == 1:
             return tensor
-        return self.all_gather(tensor, sync_grads=sync_grads).flatten(0, 1)
+        return all_gather_single(tensor.contiguous(), 0, dist.group.WORLD)
+
+    def on_train_start(self) -> None:
+        restored, self._restored = self._restored, {}
+        if "rng" in restored:
+            states = restored["rng"]
+            if len(states) == self.trainer.world_size:
+                set_rng_state(states[self.global_rank])
+            else:
+                logger.warning("resuming %d processes' random states on %d processes: the "
+                               "random draws differ from an uninterrupted run",
+                               len(states), self.trainer.world_size)
+        if restored.get("should_stop"):
+            self.trainer.should_stop = True  # early stopping had ended the run
 
     def on_train_epoch_start(self) -> None:
         self._train_losses = []
@@ -95,9 +116,7 @@ class EncoderLitModule(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x, subject, target, stimulus = batch  # (B, C, T), (B,), (B, D), (B,)
         pred = self(x, subject)  # (B, D)
-        loss = self.loss(
-            self._gather(pred, sync_grads=True), self._gather(target), self._gather(stimulus)
-        )
+        loss = self.loss(self._gather(pred), self._gather(target), self._gather(stimulus))
         self._train_losses.append(loss.detach())
         return loss
 
@@ -110,29 +129,41 @@ class EncoderLitModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         pred, target, stimulus = (
-            self._gather(torch.cat(parts)) for parts in zip(*self._val_batches, strict=True)
-        )  # (N, D), (N, D), (N,)
-        self._val_scores = {
+            torch.cat(parts) for parts in zip(*self._val_batches, strict=True)
+        )  # (N, D), (N, D), (N,): the whole validation set, on every process
+        train_losses = self._train_losses or [torch.tensor(math.nan)]
+        scores = {
+            "train_loss": float(torch.stack(train_losses).mean()),
             "val_loss": float(self.loss(pred, target, stimulus)),
             "val_top1": float((retrieval_ranks(pred, target, stimulus) == 0).float().mean()),
+            **self.criterion.report(),
         }
-        self.log_dict(self._val_scores, sync_dist=True)
+        self.history.append({"epoch": self.current_epoch, **scores})
+        self.log_dict(scores, sync_dist=True)
+        log_epoch(self.history[-1])
 
-    def on_train_epoch_end(self) -> None:
-        train_loss = float(torch.stack(self._train_losses).mean())
-        self.log_dict({"train_loss": train_loss, "temperature": self.temperature}, sync_dist=True)
-        log_epoch(
-            self.current_epoch,
-            train_loss,
-            self._val_scores.get("val_loss", float("nan")),
-            self._val_scores.get("val_top1", float("nan")),
-        )
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        states = [None] * self.trainer.world_size
+        if self.trainer.world_size > 1 and dist.is_initialized():
+            dist.all_gather_object(states, rng_state())
+        else:
+            states = [rng_state()]
+        checkpoint[STATE_KEY] = {
+            "fingerprint": self.fingerprint,
+            "history": [dict(row) for row in self.history],
+            "rng": states,
+            "should_stop": bool(self.trainer.should_stop),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._restored = dict(checkpoint.get(STATE_KEY, {}))  # applied in on_train_start
+        self.history = [dict(row) for row in self._restored.get("history", [])]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(
-            [
-                {"params": self.encoder.parameters(), "weight_decay": self.weight_decay},
-                {"params": [self.logit_scale], "weight_decay": 0.0},
-            ],
-            lr=self.lr,
-        )
+        groups = [
+            {"params": [p for p in self.encoder.parameters() if p.requires_grad],
+             "weight_decay": self.weight_decay},
+            {"params": [p for p in self.criterion.parameters() if p.requires_grad],
+             "weight_decay": 0.0},
+        ]
+        return torch.optim.AdamW([group for group in groups if group["params"]], lr=self.lr)

@@ -15,6 +15,7 @@ from pydantic import Field, PositiveInt
 from torch import nn
 
 from pipeline.encoders.base import Encoder, Options, register_encoder
+from pipeline.encoders.subjects import subject_parameter
 
 
 class MLPOptions(Options):
@@ -29,7 +30,11 @@ class MLPOptions(Options):
 
 
 class SubjectLinear(nn.Module):
-    """A linear map of its own for each subject (one shared map with one subject)."""
+    """A linear map of its own for each subject (one shared map with one subject).
+
+    Subject index ``n_subjects`` (unseen) goes through the average of the subjects' maps
+    (:mod:`pipeline.encoders.subjects`).
+    """
 
     def __init__(self, n_subjects: int, in_features: int, out_features: int) -> None:
         super().__init__()
@@ -46,7 +51,8 @@ class SubjectLinear(nn.Module):
         out = x.new_empty(len(x), self.weight.shape[2])
         for index in torch.unique(subject):
             rows = subject == index
-            out[rows] = x[rows] @ self.weight[index] + self.bias[index]
+            weight = subject_parameter(self.weight, index)  # (F, H)
+            out[rows] = x[rows] @ weight + subject_parameter(self.bias, index)
         return out
 
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from pipeline.artifacts import read_preprocessed
 from pipeline.encoders.model import load_encoder
+from pipeline.encoders.subjects import subject_indices
 from pipeline.errors import DataError, ParamsError
 from pipeline.io import write_json, write_tsv
 
@@ -85,15 +86,17 @@ def predict_latents(
     Returns
     -------
     dict
-        Summary: encoder, splits, n_rows, dim.
+        Summary: encoder, splits, n_rows, dim, and ``unseen_subjects``: the subjects of
+        those trials the model was not trained on (held out), predicted through the average
+        of its subject layers (:mod:`pipeline.encoders.subjects`).
 
     Raises
     ------
     ParamsError
         If a split name is unknown.
     DataError
-        If no trial is in ``splits``, or the channels, epoch length or subjects differ
-        from the model's.
+        If no trial is in ``splits``, or the channels or epoch length differ from the
+        model's.
     """
     unknown = [split for split in splits if split not in SPLITS]
     if unknown or not splits:
@@ -118,14 +121,11 @@ def predict_latents(
             f"{data.path / 'trials.tsv'}: no trial with split in {list(splits)}; found "
             f"{sorted(set(trials['split']))}"
         )
-    subject_of = {subject: index for index, subject in enumerate(config["subjects"])}
-    unseen = sorted(set(trials["subject"].iloc[rows]) - set(subject_of))
+    unseen = sorted(set(trials["subject"].iloc[rows]) - set(config["subjects"]))
     if unseen:
-        raise DataError(
-            f"{data.path / 'trials.tsv'}: subjects {unseen} were not in training; expected "
-            f"some of {config['subjects']}"
-        )
-    subject_index = trials["subject"].iloc[rows].map(subject_of).to_numpy(dtype=np.int64)
+        logger.info("subjects %s were not in training: predicted through the average of "
+                    "the subject layers", ", ".join(unseen))
+    subject_index = subject_indices(trials["subject"].iloc[rows], config["subjects"])
     predictions = predict_rows(model, data.epochs, rows, subject_index)  # (N, D)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,6 +136,7 @@ def predict_latents(
         "splits": list(splits),
         "n_rows": int(len(rows)),
         "dim": int(predictions.shape[1]),
+        "unseen_subjects": unseen,
     }
     write_json(summary, out_dir / "info.json")
     logger.info("predicted %d trials (%s) x %d dims", len(rows), ", ".join(splits), summary["dim"])

@@ -1,13 +1,19 @@
-"""Ridge regression baseline: flatten -> standardise -> linear, fitted in closed form."""
+"""Ridge regression baseline: flatten -> standardise -> linear, fitted in closed form.
+
+:func:`solve_ridge` and :func:`load_ridge` serve every closed-form encoder that ends in a
+ridge map from its features (see :mod:`pipeline.encoders.riemann`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
 from pydantic import Field, PositiveFloat
+from torch import nn
 
 from pipeline.encoders.base import Encoder, Options, register_encoder
 from pipeline.encoders.losses import retrieval_ranks
@@ -56,6 +62,75 @@ class RidgeOptions(Options):
         description="alpha chosen on validation trials by mean squared error or by the "
         "mean retrieval rank of the true stimulus",
     )
+
+
+@dataclass(frozen=True)
+class RidgeFit:
+    """A ridge map from standardised features to standardised targets, chosen on val."""
+
+    feature_mean: np.ndarray  # (F,)
+    feature_scale: np.ndarray  # (F,)
+    weight: np.ndarray  # (F, D)
+    intercept: np.ndarray  # (D,)
+    history: pd.DataFrame  # one row per alpha: alpha, val_mse, val_rank
+    selected: dict[str, Any]  # alpha, val_loss, selection
+
+
+def solve_ridge(
+    x: np.ndarray, train: SplitArrays, x_val: np.ndarray, val: SplitArrays, options: RidgeOptions
+) -> RidgeFit:
+    """Standardise features, solve ridge for every alpha, keep the best one on ``val``.
+
+    Parameters
+    ----------
+    x, x_val : ndarray, shape (N, F) and (N_val, F)
+        Features of the training and validation trials.
+    train, val : SplitArrays
+        Their standardised targets (and, for rank selection, stimuli).
+    options : RidgeOptions
+        The alpha grid and the selection score.
+
+    Returns
+    -------
+    RidgeFit
+    """
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale = np.where(scale > 1e-6 * scale.max(), scale, 1.0)  # constant features stay as is
+    x = (x - mean) / scale
+    y = train.target.astype(np.float64)  # (N, D)
+    y_mean = y.mean(axis=0)
+    eigenvalues, basis, rhs = _eigen_system(x, y - y_mean)  # (R,), (F, R), (R, D)
+    val_projected = ((np.asarray(x_val, dtype=np.float64) - mean) / scale) @ basis  # (N_val, R)
+    rows, solutions = [], []
+    for alpha in options.alphas:
+        shrunk = rhs / (eigenvalues + alpha)[:, None]  # (R, D)
+        pred = (val_projected @ shrunk + y_mean).astype(np.float32)  # (N_val, D)
+        rows.append({
+            "alpha": alpha, "val_mse": _val_mse(pred, val), "val_rank": _val_rank(pred, val),
+        })
+        solutions.append(shrunk)
+    history = pd.DataFrame(rows)
+    score = f"val_{options.selection}"
+    best = int(history[score].to_numpy().argmin())
+    selected = {
+        "alpha": float(options.alphas[best]),
+        "val_loss": float(history[score].iloc[best]),
+        "selection": score,
+    }
+    return RidgeFit(mean, scale, basis @ solutions[best], y_mean, history, selected)
+
+
+def load_ridge(
+    fit: RidgeFit, feature_mean: torch.Tensor, feature_scale: torch.Tensor, linear: nn.Linear
+) -> None:
+    """Copy a :class:`RidgeFit` into an encoder's standardisation buffers and linear layer."""
+    with torch.no_grad():
+        feature_mean.copy_(torch.from_numpy(fit.feature_mean))
+        feature_scale.copy_(torch.from_numpy(fit.feature_scale))
+        linear.weight.copy_(torch.from_numpy(fit.weight.T))
+        linear.bias.copy_(torch.from_numpy(fit.intercept))
 
 
 @register_encoder("ridge")
@@ -116,34 +191,7 @@ class RidgeEncoder(Encoder):
             ``{"alpha", "val_loss", "selection"}``: the chosen alpha, its validation score
             and the score's name (val_mse or val_rank).
         """
-        x = train.x.reshape(len(train.x), -1).astype(np.float64)  # (N, C * T)
-        mean = x.mean(axis=0)
-        scale = x.std(axis=0)
-        scale = np.where(scale > 1e-6 * scale.max(), scale, 1.0)  # constant features stay as is
-        x = (x - mean) / scale
-        y = train.target.astype(np.float64)  # (N, D)
-        y_mean = y.mean(axis=0)
-        eigenvalues, basis, rhs = _eigen_system(x, y - y_mean)  # (R,), (C * T, R), (R, D)
-        x_val = (val.x.reshape(len(val.x), -1).astype(np.float64) - mean) / scale
-        val_projected = x_val @ basis  # (N_val, R)
-        rows, solutions = [], []
-        for alpha in self.options.alphas:
-            shrunk = rhs / (eigenvalues + alpha)[:, None]  # (R, D)
-            pred = (val_projected @ shrunk + y_mean).astype(np.float32)  # (N_val, D)
-            rows.append({
-                "alpha": alpha,
-                "val_mse": _val_mse(pred, val),
-                "val_rank": _val_rank(pred, val),
-            })
-            solutions.append(shrunk)
-        history = pd.DataFrame(rows)
-        best = int(history[f"val_{self.options.selection}"].to_numpy().argmin())
-        weight = basis @ solutions[best]  # (C * T, D)
-        with torch.no_grad():
-            self.feature_mean.copy_(torch.from_numpy(mean))
-            self.feature_scale.copy_(torch.from_numpy(scale))
-            self.linear.weight.copy_(torch.from_numpy(weight.T))
-            self.linear.bias.copy_(torch.from_numpy(y_mean))
-        score = float(history[f"val_{self.options.selection}"].iloc[best])
-        selected = {"alpha": float(self.options.alphas[best]), "val_loss": score}
-        return history, {**selected, "selection": f"val_{self.options.selection}"}
+        flat_train = train.x.reshape(len(train.x), -1)  # (N, C * T)
+        fit = solve_ridge(flat_train, train, val.x.reshape(len(val.x), -1), val, self.options)
+        load_ridge(fit, self.feature_mean, self.feature_scale, self.linear)
+        return fit.history, fit.selected

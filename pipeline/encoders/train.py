@@ -14,10 +14,12 @@ import torch
 from pipeline.config import TrainConfig
 from pipeline.encoders import ENCODERS, FITTERS
 from pipeline.encoders.base import signal_args
+from pipeline.encoders.checkpoints import run_checkpoints
 from pipeline.encoders.datamodule import load_encoder_data
 from pipeline.encoders.losses import retrieval_ranks
 from pipeline.encoders.model import ScaledEncoder, save_model
 from pipeline.encoders.predict import predict_rows
+from pipeline.encoders.pretrained import load_pretrained
 from pipeline.io import write_json
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ def fit_encoder(
     preprocessed_dir: str | Path,
     targets_dir: str | Path,
     out_dir: str | Path,
+    pretrained_dir: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> dict:
     """Fit the encoder named ``encoder`` and write its model directory.
 
@@ -50,8 +54,14 @@ def fit_encoder(
     targets_dir : str or Path
         Stage contract 3.
     out_dir : str or Path
-        Receives ``model.safetensors``, ``config.json``, ``history.csv``, ``train.json``
-        (and the training logs); created if missing.
+        Receives ``model.safetensors``, ``config.json``, ``history.csv`` and ``train.json``;
+        created if missing.
+    pretrained_dir : str or Path, optional
+        The pretrain stage's output; read only when ``cfg.init`` is ``pretrained``.
+    checkpoint_dir : str or Path, optional
+        Keeps the checkpoints of a Lightning fit between runs: a run killed part way
+        resumes from its last epoch when started again with the same params, code and
+        inputs (see :mod:`pipeline.encoders.checkpoints`).
 
     Returns
     -------
@@ -63,9 +73,10 @@ def fit_encoder(
     ValueError
         If ``encoder`` is not registered (the message lists the encoders).
     ParamsError
-        If an option is unknown or invalid.
+        If an option is unknown or invalid, or ``cfg.init`` is ``pretrained`` for another
+        encoder than the patch transformer or after pretrain method ``none``.
     DataError
-        If the inputs are missing or inconsistent.
+        If the inputs are missing or inconsistent, or the pretrained weights do not fit.
     """
     cls = ENCODERS.get(encoder)
     parsed = cls.parse_options(options).model_dump()
@@ -90,6 +101,11 @@ def fit_encoder(
         data.target_rms,
         rescale=cfg.rescale_predictions,
     )
+    init = {"init": "scratch"}
+    if cfg.init == "pretrained":
+        init = load_pretrained(
+            model.encoder, encoder, parsed, pretrained_dir, cfg.freeze_pretrained
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     logger.info(
@@ -97,7 +113,11 @@ def fit_encoder(
         encoder, cls.fit_method, len(data.rows("train")), len(data.rows("val")),
     )
     start = time.perf_counter()
-    result = FITTERS.get(cls.fit_method)(model, data, cfg, out_dir)
+    checkpoints = None if checkpoint_dir is None else run_checkpoints(
+        checkpoint_dir, encoder, parsed, cfg,
+        [path for path in (preprocessed_dir, targets_dir, pretrained_dir) if path is not None],
+    )
+    result = FITTERS.get(cls.fit_method)(model, data, cfg, out_dir, checkpoints=checkpoints)
     fit_seconds = time.perf_counter() - start
 
     val_rows = data.rows("val")
@@ -133,6 +153,7 @@ def fit_encoder(
         "n_train_trials": int(len(data.rows("train"))),
         "n_val_trials": int(len(val_rows)),
         "n_subjects": len(data.subjects),
+        **init,
         **result.details,
     }
     write_json(summary, out_dir / "train.json")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+import torch
 from pydantic import Field, PositiveFloat
 from sklearn.base import BaseEstimator
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -19,6 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from pipeline.config import Section
+from pipeline.errors import ParamsError
 from pipeline.registry import Registry
 
 CLASSIFIERS = Registry("classifier")
@@ -108,15 +110,38 @@ class CSPClassifier:
         return Pipeline(steps), grid
 
 
+def delay_embed(x: np.ndarray, order: int, lag: int) -> np.ndarray:
+    """Epochs (N, C, T) with ``order - 1`` delayed copies of the channels (augmented covariance).
+
+    Raises
+    ------
+    ParamsError
+        If the delays span the whole epoch.
+    """
+    from pipeline.encoders.riemann import augment
+
+    if (order - 1) * lag >= np.shape(x)[-1] - 1:
+        raise ParamsError(f"crossval.baselines.tangent: order {order} and lag {lag} span "
+                          f"{(order - 1) * lag} samples; expected fewer than the epoch's "
+                          f"{np.shape(x)[-1]} - 1")
+    return augment(torch.from_numpy(np.asarray(x, dtype=np.float64)), order, lag).numpy()
+
+
 @CLASSIFIERS.register("tangent")
 class TangentSpaceClassifier:
-    """Riemannian tangent space of the spatial covariances (pyriemann) + logistic regression."""
+    """Riemannian tangent space of the spatial covariances (pyriemann) + logistic regression.
+
+    With ``order`` > 1, the covariances are augmented (Carrara & Papadopoulo, 2024): of the
+    channels stacked with ``order - 1`` copies delayed by ``lag`` samples.
+    """
 
     class Options(LinearOptions):
         """Options of the tangent-space baseline."""
 
         estimator: Literal["oas", "lwf", "scm"] = Field("oas", description="covariance estimator")
         metric: Literal["riemann", "logeuclid"] = "riemann"
+        order: int = Field(1, ge=1, description="delayed copies of the channels (1: plain)")
+        lag: int = Field(1, ge=1, description="samples between delayed copies")
 
     needs_time: ClassVar[bool] = True
 
@@ -127,7 +152,10 @@ class TangentSpaceClassifier:
         from pyriemann.tangentspace import TangentSpace
 
         model, grid = _logistic(options)
+        delays = {"order": options.order, "lag": options.lag}
+        embed = [("augment", FunctionTransformer(delay_embed, kw_args=delays))]
         steps = [("float64", FunctionTransformer(np.float64)),
+                 *(embed if options.order > 1 else []),
                  ("covariance", Covariances(estimator=options.estimator)),
                  ("tangent", TangentSpace(metric=options.metric)),
                  ("scale", StandardScaler()), ("clf", model)]

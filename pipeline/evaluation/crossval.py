@@ -85,7 +85,6 @@ def load_fold_data(preprocessed_dir: Path, targets_dir: Path | None
         label=trials["stimulus_id"].map({c: i for i, c in enumerate(classes)}).to_numpy(),
         run=run_ids(trials),
         subject=trials["subject"].map({s: i for i, s in enumerate(subjects)}).to_numpy(),
-        n_subjects=len(subjects),
         class_latents=latents,
         preprocessed=preprocessed,
     )

@@ -25,6 +25,7 @@ from pipeline.encoders.base import signal_args
 from pipeline.encoders.datamodule import MIN_STD, STD_FLOOR, EncoderData
 from pipeline.encoders.model import ScaledEncoder
 from pipeline.encoders.predict import predict_rows
+from pipeline.encoders.subjects import subject_indices
 from pipeline.errors import ParamsError
 from pipeline.evaluation.classifiers import CLASSIFIERS
 from pipeline.evaluation.crossval_folds import Fold, zscore_by_run
@@ -41,7 +42,6 @@ class FoldData:
     label: np.ndarray  # (n_trials,) int64, class index
     run: np.ndarray  # (n_trials,) int64, run code
     subject: np.ndarray  # (n_trials,) int64, subject index
-    n_subjects: int
     class_latents: np.ndarray | None  # (n_classes, dim), None without targets
     preprocessed: Preprocessed
 
@@ -69,7 +69,9 @@ def fit_encoder_fold(name: str, options: dict[str, Any], train_cfg: TrainConfig,
     The encoder's own fitter (closed form or Lightning) fits on the first inner split's
     fitting rows and selects (alpha, best epoch) on its validation rows. Held-out trials
     are classified by the cosine of their predicted latent to each class latent, in the
-    standardised target space the encoder was fitted and selected in.
+    standardised target space the encoder was fitted and selected in. A subject with no
+    fitting trial (leave-one-subject-out) is predicted as unseen: through the average of
+    the subject layers (:mod:`pipeline.encoders.subjects`).
 
     Parameters
     ----------
@@ -96,25 +98,27 @@ def fit_encoder_fold(name: str, options: dict[str, Any], train_cfg: TrainConfig,
     split = np.full(len(x), "unused", dtype=object)
     split[fit_rows], split[val_rows], split[fold.test] = "train", "val", "test"
     fitted = np.isin(split, ("train", "val"))
+    known = np.unique(data.subject[fitted]).tolist()  # a held-out subject is unseen
+    subject = subject_indices(data.subject, known)  # (n_trials,)
     target, mean, std, rms = _standardise(data.class_latents, np.unique(data.label[fit_rows]))
     preprocessed = Preprocessed(epochs=x, trials=data.preprocessed.trials.assign(split=split),
                                 info=data.preprocessed.info, path=data.preprocessed.path)
     encoder_data = EncoderData(
         preprocessed=preprocessed,
-        subjects=[str(index) for index in range(data.n_subjects)],
-        subject_index=data.subject,
+        subjects=[str(index) for index in known],
+        subject_index=subject,
         stimulus_index=np.where(fitted, data.label, -1).astype(np.int64),
         target=target, target_mean=mean, target_std=std, target_rms=rms,
         target_info={"name": "class latents"},
     )
     signal = signal_args(x.shape[1], x.shape[2], data.preprocessed.info["sfreq"],
-                         target.shape[1], data.n_subjects, data.preprocessed.info["ch_pos"])
+                         target.shape[1], len(known), data.preprocessed.info["ch_pos"])
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
     model = ScaledEncoder(cls(**signal, **parsed), mean, std, rms,
                           rescale=train_cfg.rescale_predictions)
     with tempfile.TemporaryDirectory(prefix="brainrecon-crossval-") as work_dir:
         result = FITTERS.get(cls.fit_method)(model, encoder_data, train_cfg, Path(work_dir))
-    predicted = predict_rows(result.model.encoder, x, fold.test, data.subject[fold.test])
+    predicted = predict_rows(result.model.encoder, x, fold.test, subject[fold.test])
     scores = cosine_similarity(predicted, target)  # (n_test, K)
     return scores, {"val_loss": float(result.val_loss), "best_epoch": result.best_epoch,
                     **result.details}

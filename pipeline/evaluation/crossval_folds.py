@@ -1,4 +1,4 @@
-"""Folds of a cross-validation: by run or stratified, blocks kept whole, inner selection folds.
+"""Folds of a cross-validation: by run, by subject or stratified, with inner selection folds.
 
 Every split here returns ``(train_rows, test_rows)`` index arrays into the trials table. A
 block (consecutive trials of one stimulus in one run) is never cut between training and
@@ -57,15 +57,22 @@ class Fold:
     inner: list[tuple[np.ndarray, np.ndarray]]  # selection splits, rows of the whole table
 
 
-def _splits(kind: str, labels: np.ndarray, runs: np.ndarray, blocks: np.ndarray | None,
-            n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split positions ``0..len(labels)-1`` by run (leave one out) or stratified k-fold.
+def subject_ids(trials: pd.DataFrame) -> np.ndarray:
+    """The subject of each trial, as one code per subject."""
+    return _key(trials, ["subject"])
 
-    Stratified folds keep each block whole when there are blocks.
+
+def _splits(kind: str, labels: np.ndarray, groups: dict[str, np.ndarray],
+            blocks: np.ndarray | None, n_folds: int, seed: int
+            ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split positions ``0..len(labels)-1``: leave one group out, or stratified k-fold.
+
+    ``groups`` maps a fold kind (run, subject) to the group of each position. Stratified
+    folds keep each block whole when there are blocks.
     """
     positions = np.zeros((len(labels), 1))
-    if kind == "run":
-        return list(LeaveOneGroupOut().split(positions, labels, runs))
+    if kind in groups:
+        return list(LeaveOneGroupOut().split(positions, labels, groups[kind]))
     if blocks is None:
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         return list(splitter.split(positions, labels))
@@ -73,16 +80,17 @@ def _splits(kind: str, labels: np.ndarray, runs: np.ndarray, blocks: np.ndarray 
     return list(splitter.split(positions, labels, blocks))
 
 
-def _inner(kind: str, rows: np.ndarray, labels: np.ndarray, runs: np.ndarray,
+def _inner(kind: str, rows: np.ndarray, labels: np.ndarray, groups: dict[str, np.ndarray],
            blocks: np.ndarray | None, n_folds: int, seed: int
            ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Selection splits of the training ``rows``: by run (grouped k-fold) or stratified."""
-    if kind == "run":
-        n_splits = min(n_folds, len(np.unique(runs[rows])))
-        splits = GroupKFold(n_splits=n_splits).split(rows, labels[rows], runs[rows])
+    """Selection splits of the training ``rows``: grouped k-fold (run, subject) or stratified."""
+    if kind in groups:
+        inner_groups = groups[kind][rows]
+        n_splits = min(n_folds, len(np.unique(inner_groups)))
+        splits = GroupKFold(n_splits=n_splits).split(rows, labels[rows], inner_groups)
     else:
         inner_blocks = None if blocks is None else blocks[rows]
-        splits = _splits("stratified", labels[rows], runs[rows], inner_blocks, n_folds, seed)
+        splits = _splits("stratified", labels[rows], {}, inner_blocks, n_folds, seed)
     return [(rows[fit], rows[val]) for fit, val in splits]
 
 
@@ -94,9 +102,11 @@ def make_folds(trials: pd.DataFrame, kind: str, n_folds: int, inner_folds: int, 
     ----------
     trials : DataFrame
         The trials (subject, session, run, stimulus_id, ...).
-    kind : {"run", "stratified"}
+    kind : {"run", "subject", "stratified"}
         ``run``: leave one run out (runs of the same subject and session are distinct);
-        ``stratified``: stratified k-fold over trials, or over blocks when ``blocks`` is given.
+        ``subject``: leave one subject out, hyperparameters selected across the other
+        subjects; ``stratified``: stratified k-fold over trials, or over blocks when
+        ``blocks`` is given.
     n_folds : int
         Number of stratified folds.
     inner_folds : int
@@ -115,14 +125,16 @@ def make_folds(trials: pd.DataFrame, kind: str, n_folds: int, inner_folds: int, 
     Raises
     ------
     DataError
-        If there are too few runs (``run``) or trials per class (``stratified``).
+        If there are too few runs (``run``), subjects (``subject``) or trials per class
+        (``stratified``).
     """
     labels = trials["stimulus_id"].astype(str).to_numpy()
-    runs = run_ids(trials)
-    if kind == "run" and len(np.unique(runs)) < 3:
+    left_out = {"run": run_ids(trials), "subject": subject_ids(trials)}  # kind -> groups
+    if kind in left_out and len(np.unique(left_out[kind])) < 3:
         raise DataError(
-            f"{source}: {len(np.unique(runs))} run(s); expected at least 3 for leave-one-run-out "
-            "folds with inner selection folds (set crossval.folds: stratified)"
+            f"{source}: {len(np.unique(left_out[kind]))} {kind}(s); expected at least 3 for "
+            f"leave-one-{kind}-out folds with inner selection folds (set crossval.folds: "
+            "stratified)"
         )
     groups = np.arange(len(trials)) if blocks is None else np.asarray(blocks)
     smallest = int(pd.Series(groups).groupby(labels).nunique().min())
@@ -132,8 +144,8 @@ def make_folds(trials: pd.DataFrame, kind: str, n_folds: int, inner_folds: int, 
             f"{n_folds}, one per stratified fold (lower crossval.n_folds)"
         )
     folds = []
-    for train, test in _splits(kind, labels, runs, blocks, n_folds, seed):
-        inner = _inner(kind, train, labels, runs, blocks, inner_folds, seed)
+    for train, test in _splits(kind, labels, left_out, blocks, n_folds, seed):
+        inner = _inner(kind, train, labels, left_out, blocks, inner_folds, seed)
         folds.append(Fold(train=train, test=test, inner=inner))
     return folds
 

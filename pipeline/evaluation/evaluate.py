@@ -19,6 +19,7 @@ from pipeline.evaluation.oracle import oracle_scores
 from pipeline.evaluation.plots import plot_retrieval, plot_similarity, plot_topk
 from pipeline.evaluation.report import format_results
 from pipeline.evaluation.retrieval import RetrievalScores, count_repetitions, retrieval_scores
+from pipeline.evaluation.subject_groups import subject_groups, subset, unseen_subjects
 from pipeline.io import atomic_output_file, read_json, write_json
 
 logger = logging.getLogger(__name__)
@@ -186,7 +187,10 @@ def evaluate(
     dict
         The metrics as written to ``metrics_path``: one entry per metric, keyed
         ``{name}_avg{n}`` (averaged over n repetitions) or ``{name}_single``, and the
-        evaluation's settings.
+        evaluation's settings. When the models were not trained on some test subjects
+        (``preprocess.holdout_subjects``), also ``held_out_subjects`` and the entries of the
+        seen and of the held-out subjects' queries, ``{key}_seen`` and ``{key}_held_out``
+        (same gallery and chance).
 
     Raises
     ------
@@ -224,6 +228,18 @@ def evaluate(
         f"{name}_{suffix}": metric_entry(METRICS.get(name), decoder, baseline, oracle, cfg)
         for name in cfg.metrics
     }
+    unseen = unseen_subjects(predictions_dir, baseline_dir)
+    if unseen:  # leave-subjects-out: the seen and the held-out subjects' queries apart
+        results["held_out_subjects"] = unseen
+        for group, subjects in subject_groups(decoder, unseen).items():
+            results[f"n_queries_{group}"] = subset(decoder, subjects).n_queries
+            entries.update({
+                f"{name}_{suffix}_{group}": metric_entry(
+                    METRICS.get(name), subset(decoder, subjects), subset(baseline, subjects),
+                    subset(oracle, subjects), cfg,
+                )
+                for name in cfg.metrics
+            })
     results.update(entries)
     table = topk_table(decoder, baseline, oracle)
 

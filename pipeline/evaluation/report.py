@@ -35,6 +35,8 @@ def _header(metrics: Mapping[str, Any]) -> str:
         f" | test stimuli: {metrics.get('n_test_stimuli', '?')}"
         f" | queries: {metrics.get('n_queries', '?')}, {averaging}"
         f" | CI: {metrics.get('confidence', 0.95):.0%} bootstrap over stimuli"
+        + (f" | held-out subjects: {', '.join(metrics['held_out_subjects'])} (_held_out rows)"
+           if metrics.get("held_out_subjects") else "")
     )
 
 

@@ -27,6 +27,7 @@ from pipeline.preprocess import (  # noqa: E402, F401  (modules register themsel
     steps_raw,
 )
 from pipeline.preprocess.datatypes import choose_datatype  # noqa: E402
+from pipeline.preprocess.holdout import hold_out_directory  # noqa: E402
 
 
 def preprocess_study(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str | Path
@@ -34,7 +35,9 @@ def preprocess_study(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str | 
     """Preprocess the recordings of the BIDS root ``raw_dir`` into ``out_dir``.
 
     The datatype is ``cfg.datatype``, or the one the root holds; its registered pipeline
-    does the work and returns a summary (counts, bad channels, seconds). ``info.json`` gets
+    does the work and returns a summary (counts, bad channels, seconds). The train/val
+    trials of ``cfg.holdout_subjects`` then get split ``unused``
+    (:mod:`pipeline.preprocess.holdout`). ``info.json`` gets
     the study's ``source`` (name, licence, authors, references; see
     :func:`pipeline.provenance.read_source`), so figures downstream can credit the data.
 
@@ -45,6 +48,8 @@ def preprocess_study(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str | 
     """
     datatype = choose_datatype(Path(raw_dir), cfg.datatype, list(PIPELINES))
     summary = PIPELINES.get(datatype)(cfg, raw_dir, out_dir, datatype)
+    if cfg.holdout_subjects:
+        summary["n_trials"] = hold_out_directory(out_dir, cfg.holdout_subjects)
     info_path = Path(out_dir) / "info.json"
     write_json({**read_json(info_path), "source": read_source(raw_dir)}, info_path)
     return summary

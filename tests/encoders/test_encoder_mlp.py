@@ -35,7 +35,8 @@ def test_mlp_learns_the_planted_relation(make_synthetic_study, tmp_path):
     assert summary["val_top1"] > 2 * summary["val_chance_top1"]
 
 
-@pytest.mark.parametrize("name", ENCODERS.names())
+@pytest.mark.parametrize(  # riemann refuses single-sample trials (test_encoder_riemann)
+    "name", [name for name in ENCODERS.names() if name != "riemann"])
 def test_every_encoder_runs_on_fmri_betas(name):
     """Betas are read as (trial, voxel, 1); at TR 2 s the rate is 0.5 Hz."""
     positions = np.random.default_rng(0).uniform(-0.07, 0.07, (300, 3))  # metres, MNI-like
