@@ -17,6 +17,7 @@ from pipeline.errors import DataError
 from pipeline.io import read_json, read_tsv, require_file
 
 TRIAL_COLUMNS = ("subject", "stimulus_id", "split")
+FIT_SPLITS = ("train", "val")  # the splits of trials.tsv that fitters read; never test
 STIMULUS_COLUMNS = ("stimulus_id", "split")
 LABEL_DTYPES = {"subject": str, "stimulus_id": str, "split": str}
 

@@ -12,11 +12,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from pipeline.artifacts import Preprocessed, read_preprocessed, read_targets
-from pipeline.encoders.subjects import subject_indices
+from pipeline.artifacts import FIT_SPLITS, Preprocessed, read_preprocessed, read_targets
+from pipeline.encoders.subjects import fitted_subjects, subject_indices
 from pipeline.errors import DataError, ParamsError
 
-FIT_SPLITS = ("train", "val")
 STD_FLOOR = 0.1  # fraction of the mean standard deviation
 MIN_STD = 1e-12
 
@@ -107,7 +106,7 @@ def load_encoder_data(preprocessed_dir: str | Path, targets_dir: str | Path) -> 
     stimulus_index = np.where(
         fitted, trials["stimulus_id"].map(row_of).fillna(-1).to_numpy(), -1
     ).astype(np.int64)
-    subjects = sorted(set(trials.loc[fitted, "subject"]))  # held-out subjects are unseen
+    subjects = fitted_subjects(trials)  # held-out subjects are unseen
     subject_index = subject_indices(trials["subject"], subjects)
     train_stimuli = np.unique(stimulus_index[(trials["split"] == "train").to_numpy()])
     mean = latents[train_stimuli].mean(axis=0)

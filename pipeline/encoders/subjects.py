@@ -13,12 +13,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import torch
+
+from pipeline.artifacts import FIT_SPLITS
 
 
 def unseen_index(n_subjects: int) -> int:
     """The subject index of a subject the encoder was not trained on: ``n_subjects``."""
     return int(n_subjects)
+
+
+def fitted_subjects(trials: pd.DataFrame) -> list[str]:
+    """The subjects an encoder is fitted on, in index order: sorted, with train/val trials.
+
+    Training and pretraining both index subjects this way, so the subject layers learned
+    by one are the ones the other looks up.
+    """
+    return sorted(set(trials.loc[trials["split"].isin(FIT_SPLITS), "subject"]))
 
 
 def subject_indices(labels: Sequence | np.ndarray, known: Sequence) -> np.ndarray:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.artifacts import FIT_SPLITS
 from pipeline.errors import ParamsError
 from pipeline.io import read_json, write_json, write_tsv
 
 logger = logging.getLogger(__name__)
 
 UNUSED = "unused"  # the split of a held-out subject's train/val trials
-FIT_SPLITS = ("train", "val")
 
 
 def hold_out(trials: pd.DataFrame, subjects: Sequence[str], source: str) -> pd.DataFrame:

@@ -14,8 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from pipeline.artifacts import Preprocessed, read_preprocessed
 from pipeline.encoders.base import signal_args
-from pipeline.encoders.datamodule import FIT_SPLITS
-from pipeline.encoders.subjects import subject_indices
+from pipeline.encoders.subjects import fitted_subjects, subject_indices
 from pipeline.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -88,8 +87,7 @@ def load_pretrain_data(preprocessed_dir: str | Path, splits: Sequence[str]) -> P
             f"{preprocessed.path / 'trials.tsv'}: no trial in splits {list(splits)}; found "
             f"{sorted(set(trials['split']))}"
         )
-    fitted = trials["split"].isin(FIT_SPLITS).to_numpy()
-    subjects = sorted(set(trials.loc[fitted, "subject"]))  # as the train stage indexes them
+    subjects = fitted_subjects(trials)  # as the train stage indexes them
     subject_index = subject_indices(trials["subject"], subjects)
     logger.info("pretraining on %d trials of splits %s", len(rows), ", ".join(splits))
     return PretrainData(
