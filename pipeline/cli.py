@@ -44,12 +44,15 @@ def stage_parser(description: str) -> argparse.ArgumentParser:
 
 
 def _results(args: argparse.Namespace) -> None:
+    from pipeline.evaluation.generation.report import format_generation
     from pipeline.evaluation.report import format_crossval, format_results
     from pipeline.io import read_json
 
-    formatters = {"evaluate.json": format_results, "crossval.json": format_crossval}
+    formatters = {"evaluate.json": format_results, "generation.json": format_generation,
+                  "crossval.json": format_crossval}
     paths = (
-        sorted(path for name in formatters for path in args.metrics.glob(f"*/{name}"))
+        sorted((path for name in formatters for path in args.metrics.glob(f"*/{name}")),
+               key=lambda path: (path.parent.name, list(formatters).index(path.name)))
         if args.metrics.is_dir() else [args.metrics]
     )
     if not paths or paths[0].name not in formatters:

@@ -363,6 +363,12 @@ class TargetsConfig(Section):
 
     name: str = "efficientnet_lite0"
     batch_size: int = Field(32, ge=1)
+    num_threads: int = Field(0, ge=0, description="torch CPU threads; 0 keeps the default")
+    options: dict[str, dict[str, Any]] = Field(
+        {}, description="options of each target, by name: joint (image-text space trained on "
+        "the training stimuli), open_clip and dinov2 (models from a local folder); the "
+        "Field descriptions of each target's options model document its keys"
+    )
 
     @field_validator("name")
     @classmethod
@@ -371,6 +377,24 @@ class TargetsConfig(Section):
 
         TARGETS.get(value)
         return value
+
+    @field_validator("options")
+    @classmethod
+    def _known_option_keys(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from pipeline.targets.base import options_model
+
+        for name, options in value.items():
+            validate_options(options_model(name), options, f"targets.options.{name}")
+        return value
+
+    def settings(self, name: str | None = None) -> Section:
+        """Return the validated options of target ``name`` (default: the selected one)."""
+        from pipeline.targets.base import options_model
+
+        name = name or self.name
+        return validate_options(
+            options_model(name), self.options.get(name, {}), f"targets.options.{name}"
+        )
 
 
 class LossConfig(Section):
@@ -579,6 +603,7 @@ class EvaluateConfig(Section):
     n_bootstrap: int = Field(1000, ge=10)
     confidence: float = Field(0.95, gt=0, lt=1)
     seed: int = 0
+    sheet_rows: int = Field(12, ge=1, description="test stimuli in the reconstruction sheet")
 
     @field_validator("metrics")
     @classmethod
@@ -587,6 +612,70 @@ class EvaluateConfig(Section):
 
         for name in value:
             METRICS.get(name)
+        return value
+
+
+class GeneratorChoice(Section):
+    """One kind of generator: the one to fit, and the fitting options of every one (by name)."""
+
+    name: str
+    options: dict[str, dict[str, Any]] = {}
+
+    def kwargs(self) -> dict[str, Any]:
+        """Return the options of the selected generator."""
+        return dict(self.options.get(self.name, {}))
+
+
+class GeneratorsConfig(Section):
+    """``generators``: the image, text and shape generators fitted on the training stimuli."""
+
+    seed: int = 0
+    kinds: list[Literal["image", "text", "shape"]] = Field(
+        ["image", "text", "shape"], description="the kinds of output this study generates"
+    )
+    image: GeneratorChoice = GeneratorChoice(name="diffusion")
+    text: GeneratorChoice = GeneratorChoice(name="prefix_lm")
+    shape: GeneratorChoice = GeneratorChoice(name="parametric")
+    num_threads: int = Field(0, ge=0, description="torch CPU threads; 0 keeps the default")
+
+    @model_validator(mode="after")
+    def _known_generators(self) -> GeneratorsConfig:
+        from pipeline.generators import GENERATORS, KINDS
+        from pipeline.generators.registered import load_all
+
+        load_all()
+        for kind in KINDS:
+            choice: GeneratorChoice = getattr(self, kind)
+            GENERATORS[kind].get(choice.name)
+            for name, options in choice.options.items():
+                GENERATORS[kind].get(name).parse_options(options)
+        return self
+
+    def choice(self, kind: str) -> GeneratorChoice:
+        """The generator chosen for ``kind``."""
+        return getattr(self, kind)
+
+
+class GenerateConfig(Section):
+    """``generate``: predicted latents -> images, captions and 3D objects.
+
+    Each test stimulus is generated once per source, from the mean of the unit-normalised
+    predicted latents of all its test trials (every subject, every repetition).
+    """
+
+    seed: int = 0
+    sampling: dict[str, dict[str, Any]] = Field(
+        {}, description="sampling options of each generator, by name (no refit when changed)"
+    )
+    num_threads: int = Field(0, ge=0, description="torch CPU threads; 0 keeps the default")
+
+    @field_validator("sampling")
+    @classmethod
+    def _known_sampling(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from pipeline.generators.registered import find_generator
+
+        for name, options in value.items():
+            find_generator(name).parse_sampling(options)
         return value
 
 
@@ -686,6 +775,8 @@ SECTIONS: dict[str, type[Section]] = {
     "train": TrainConfig,
     "pretrain": PretrainConfig,
     "evaluate": EvaluateConfig,
+    "generators": GeneratorsConfig,
+    "generate": GenerateConfig,
     "crossval": CrossvalConfig,
 }
 
@@ -743,7 +834,8 @@ def parse_section(section: str, raw: Any, source: str = "params.yaml") -> Sectio
 
 
 STUDY_GROUPS: dict[str, tuple[str, ...]] = {
-    "studies": ("study", "preprocess", "targets", "baseline", "pretrain", "train", "evaluate"),
+    "studies": ("study", "preprocess", "targets", "baseline", "pretrain", "train", "evaluate",
+                "generators", "generate"),
     "classification_studies": ("study", "preprocess", "targets", "crossval"),
 }  # params key of each group of studies -> the sections every study of it overrides
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from PIL import Image, UnidentifiedImageError
 
 from pipeline.errors import DataError
 
@@ -74,6 +75,22 @@ def require_file(path: str | Path, what: str) -> Path:
     if not path.is_file():
         raise DataError(f"{path}: file not found; expected {what}")
     return path
+
+
+def read_rgb(path: str | Path) -> Image.Image:
+    """Read a stimulus image as an RGB PIL image, fully loaded (the file is closed).
+
+    Raises
+    ------
+    DataError
+        If the file is missing or is not an image.
+    """
+    require_file(path, "a stimulus image listed in stimuli.tsv")
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"{path}: not a readable image ({exc})") from None
 
 
 def read_tsv(path: str | Path, required: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:

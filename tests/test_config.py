@@ -33,7 +33,8 @@ def test_every_shipped_study_validates_with_its_overrides(params, project_root, 
 def test_study_overrides_merge_onto_the_section(tmp_path):
     params = {"train": {"lr": 0.01, "encoder": {"name": "conv"}},
               "studies": {"fast": {"study": {}, "preprocess": {}, "targets": {}, "baseline": {},
-                                   "pretrain": {}, "train": {"lr": 0.5}, "evaluate": {}}}}
+                                   "pretrain": {}, "train": {"lr": 0.5}, "evaluate": {},
+                                   "generators": {}, "generate": {}}}}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     assert load_section("train", path).lr == 0.01
@@ -56,7 +57,8 @@ def test_override_errors_name_the_study(tmp_path):
     params = {"train": {}, "studies": {"fast": {"study": {}, "preprocess": {}, "targets": {},
                                                 "baseline": {}, "pretrain": {},
                                                 "train": {"lr": -1},
-                                                "evaluate": {}}}}
+                                                "evaluate": {}, "generators": {},
+                                                "generate": {}}}}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     with pytest.raises(ParamsError, match=r"overrides of study 'fast'\): train\.lr: .*greater"):

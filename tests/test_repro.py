@@ -26,11 +26,17 @@ TINY = {
               "encoder": {"options": {"conv": {"hidden_channels": 8, "depth": 1,
                                                "spatial_channels": 8}}}},
     "evaluate": {"n_bootstrap": 50},
+    "generators": {
+        "image": {"options": {"diffusion": {"image_size": 16, "block_out_channels": [8, 16],
+                                            "steps": 10, "eval_every": 5, "batch_size": 8}}},
+        "text": {"options": {"prefix_lm": {"epochs": 2, "lm_width": 16, "lm_heads": 2,
+                                           "lm_layers": 1, "mapping_hidden": 16}}}},
+    "generate": {"sampling": {"diffusion": {"steps": 2}, "prefix_lm": {"max_new_tokens": 8}}},
 }
 
 
 STAGES = ("study", "preprocess", "targets", "baseline", "pretrain", "train", "predict",
-          "evaluate")
+          "evaluate", "generators", "generate", "evaluate_generated")
 TINY_STUDIES = {  # the shipped studies, one subject and few stimuli each (eeg uses TINY above)
     "meg": {"n_subjects": 1, "stimuli": {"train": 24, "val": 8, "test": 8}},
     "seeg": {"n_subjects": 1, "stimuli": {"train": 24, "val": 8, "test": 8}},
@@ -92,6 +98,12 @@ def test_repro_runs_every_stage_and_writes_metrics(tiny_project):
         assert top1["oracle"] > top1["chance"], study
         for png in ("retrieval.png", "topk.png", "similarity.png"):
             assert (work / "plots" / study / png).stat().st_size > 1000
+        generation = json.loads((work / "metrics" / study / "generation.json").read_text())
+        assert {"image", "text", "shape"} <= set(generation), study
+        assert generation["shape"]["iou"]["ceiling"] > generation["shape"]["iou"]["chance"]
+        sheet = work / "plots" / f"{study}_generation" / "reconstructions.png"
+        assert sheet.stat().st_size > 10_000
+        assert (sheet.parent / "channel_captions.tsv").stat().st_size > 100
 
 
 def test_second_repro_is_a_no_op(tiny_project):
@@ -157,9 +169,10 @@ def test_swapping_the_encoder_reruns_only_train_and_after(tiny_project):
     assert set(status) == {f"train@{study}" for study in studies}
     output = run(["dvc", "repro"], work, env)
     swapped = [study for study in studies if study != "fmri"]  # fmri already trains ridge
+    downstream = ("train", "predict", "evaluate", "generate", "evaluate_generated")
     assert ran_stages(output) == {
-        *(f"{stage}@{study}" for stage in ("train", "predict", "evaluate") for study in swapped),
-        "train@fmri", "predict@fmri",  # its predictions are unchanged: evaluate@fmri is cached
+        *(f"{stage}@{study}" for stage in downstream for study in swapped),
+        "train@fmri", "predict@fmri",  # its predictions are unchanged: the rest is cached
     }
     metrics = json.loads((work / "metrics" / "eeg" / "evaluate.json").read_text())
     assert metrics["encoder"] == "ridge"

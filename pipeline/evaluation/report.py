@@ -9,17 +9,17 @@ COLUMNS = ("metric", "decoder [CI]", "baseline [CI]", "oracle [CI]", "chance",
            "ratio to oracle", "ratio to baseline")
 
 
-def _value(value: float | None) -> str:
+def format_value(value: float | None) -> str:
     """A score with three decimals, or "n/a"."""
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _with_ci(value: float | None, ci: Sequence[float] | None) -> str:
+def format_with_ci(value: float | None, ci: Sequence[float] | None) -> str:
     """"value [low, high]", or "n/a"."""
     if value is None:
         return "n/a"
     if ci is None:
-        return _value(value)
+        return format_value(value)
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
@@ -58,13 +58,13 @@ def format_results(metrics: Mapping[str, Any]) -> str:
     rows = [
         (
             key,
-            _with_ci(entry.get("decoder"), entry.get("decoder_ci"))
+            format_with_ci(entry.get("decoder"), entry.get("decoder_ci"))
             + (" *" if entry.get("above_chance") else ""),
-            _with_ci(entry.get("baseline"), entry.get("baseline_ci")),
-            _with_ci(entry.get("oracle"), entry.get("oracle_ci")),
-            _value(entry.get("chance")),
-            _value(entry.get("ratio_to_oracle")),
-            _value(entry.get("ratio_to_baseline")),
+            format_with_ci(entry.get("baseline"), entry.get("baseline_ci")),
+            format_with_ci(entry.get("oracle"), entry.get("oracle_ci")),
+            format_value(entry.get("chance")),
+            format_value(entry.get("ratio_to_oracle")),
+            format_value(entry.get("ratio_to_baseline")),
         )
         for key, entry in metrics.items()
         if isinstance(entry, Mapping)
@@ -97,8 +97,8 @@ def format_crossval(metrics: Mapping[str, Any]) -> str:
                     cells.append("n/a")
                     continue
                 mark = " *" if score["ci"][0] > metrics["chance"] else ""
-                cells.append(_with_ci(score["accuracy"], score["ci"]) + mark)
-            rows.append((f"{name} ({kind[:-1]})", *cells, _value(metrics["chance"])))
+                cells.append(format_with_ci(score["accuracy"], score["ci"]) + mark)
+            rows.append((f"{name} ({kind[:-1]})", *cells, format_value(metrics["chance"])))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
              for row in rows]

@@ -4,7 +4,15 @@ from pipeline.registry import Registry
 
 TARGETS = Registry("target")
 
-from pipeline.targets import efficientnet, minilm, simulator  # noqa: E402, F401  (modules register themselves)
+# modules register themselves
+from pipeline.targets import (  # noqa: E402, F401
+    dinov2,
+    efficientnet,
+    joint,
+    minilm,
+    open_clip_target,
+    simulator,
+)
 from pipeline.targets.compute import compute_targets  # noqa: E402
 
 __all__ = ["TARGETS", "compute_targets"]

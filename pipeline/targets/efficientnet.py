@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from pipeline.config import TargetsConfig
-from pipeline.errors import DataError
-from pipeline.io import require_file
+from pipeline.io import read_rgb
 from pipeline.targets import TARGETS
 
 logger = logging.getLogger(__name__)
@@ -55,12 +54,7 @@ def load_image(path: Path) -> torch.Tensor:
     DataError
         If the file is missing or is not an image.
     """
-    require_file(path, "a stimulus image listed in stimuli.tsv")
-    try:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"{path}: not a readable image ({exc})") from None
+    rgb = read_rgb(path).resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
     pixels = torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0)  # (H, W, 3)
     return (pixels.permute(2, 0, 1) - MEAN) / STD  # (3, H, W)
 

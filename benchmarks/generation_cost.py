@@ -1,0 +1,145 @@
+"""Benchmark: what generation costs on CPU, beside retrieval of the nearest training stimulus.
+
+The default simulated EEG study's stimuli (480/40/40 at 64 px, seed 0) are rendered and given
+their targets (params.yaml's ``targets`` for the study, EfficientNet-Lite0 by default). The
+study's generators (params.yaml ``generators`` with the study's overrides) are fitted on the
+training stimuli, then generate for the 40 test stimuli from their true latents with the
+study's ``generate`` sampling options, after one warm-up output. The baseline, run in the same
+process on the same latents, is retrieval: the nearest training stimulus by cosine, whose
+image, caption and 3D object stand in for a generated one (MindEye's retrieval submodule).
+
+Results: a markdown table on stdout and ``benchmarks/results/generation_cost.{json,md}``.
+
+Usage::
+
+    python benchmarks/generation_cost.py                  # about 5 minutes on 2 CPU cores
+    python benchmarks/generation_cost.py --study meg --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pipeline.cli import run_stage
+from pipeline.config import SimulateConfig, load_section
+from pipeline.generators.fit import fit_generators, load_generator
+from pipeline.generators.latents import unit_rows
+from pipeline.generators.stimuli import load_stimulus_set
+from pipeline.io import write_json
+from pipeline.simulate.stimuli import make_stimuli
+from pipeline.targets import compute_targets
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results" / "generation_cost"
+logger = logging.getLogger("benchmarks.generation_cost")
+
+
+def render_stimuli(study: str, params: Path, raw: Path) -> dict[str, Any]:
+    """Render the study's simulated stimuli into ``raw/stimuli``; return the simulator options."""
+    study_cfg = load_section("study", params, study)
+    if study_cfg.name != "simulated":
+        raise SystemExit(f"study {study!r} is {study_cfg.name!r}; expected a simulated study")
+    sim = SimulateConfig.model_validate(study_cfg.options.get("simulated", {}))
+    stimuli = make_stimuli(sim)
+    (raw / "stimuli" / "images").mkdir(parents=True, exist_ok=True)
+    for name, image in zip(stimuli.table["image"], stimuli.images, strict=True):
+        Image.fromarray(image).save(raw / "stimuli" / name)
+    stimuli.table.to_csv(raw / "stimuli" / "stimuli.tsv", sep="\t", index=False)
+    return {"n_stimuli": len(stimuli.table), "image_size": sim.image_size}
+
+
+def time_generation(generator: Any, sampling: Any, latents: np.ndarray, seed: int) -> float:
+    """Seconds per output for ``latents`` (n, dim), after a one-output warm-up."""
+    generator.generate(latents[:1], sampling, seed)
+    start = time.perf_counter()
+    generator.generate(latents, sampling, seed)
+    return (time.perf_counter() - start) / len(latents)
+
+
+def time_retrieval(train_latents: np.ndarray, test_latents: np.ndarray, repeats: int = 50
+                   ) -> float:
+    """Seconds per query of nearest-training-stimulus retrieval by cosine."""
+    gallery = torch.from_numpy(unit_rows(train_latents.astype(np.float64)).astype(np.float32))
+    queries = torch.from_numpy(test_latents.astype(np.float32))
+    start = time.perf_counter()
+    for _ in range(repeats):
+        (queries @ gallery.T).argmax(dim=1)  # (n_test,) index of the nearest training stimulus
+    return (time.perf_counter() - start) / (repeats * len(test_latents))
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Fit the study's generators and time them beside retrieval."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench_gen_"))
+    shutil.rmtree(work / "raw", ignore_errors=True)
+    shutil.rmtree(work / "targets", ignore_errors=True)
+    study = render_stimuli(args.study, args.params, work / "raw")
+    start = time.perf_counter()
+    compute_targets(load_section("targets", args.params, args.study), work / "raw",
+                    work / "targets")
+    targets_seconds = time.perf_counter() - start
+    generators_cfg = load_section("generators", args.params, args.study)
+    generate_cfg = load_section("generate", args.params, args.study)
+    summary = fit_generators(generators_cfg, work / "raw", work / "targets", work / "generators")
+    stimuli = load_stimulus_set(work / "raw", work / "targets")
+    test = unit_rows(stimuli.split("test").latents.astype(np.float64)).astype(np.float32)
+    retrieval = time_retrieval(stimuli.split("train").latents, test)
+    rows = []
+    for kind, fitted in summary["generators"].items():
+        name, generator = load_generator(work / "generators" / kind)
+        sampling = generator.parse_sampling(generate_cfg.sampling.get(name, {}))
+        per_output = time_generation(generator, sampling, test, generate_cfg.seed)
+        rows.append({"kind": kind, "generator": name, "fit_seconds": fitted["fit_seconds"],
+                     "seconds_per_output": per_output, "outputs_per_second": 1.0 / per_output,
+                     "retrieval_seconds_per_query": retrieval,
+                     "sampling": sampling.model_dump(mode="json")})
+        logger.info("%s: %.4f s per output", kind, per_output)
+    return {"study": args.study, **study, "n_test": len(test), "targets_seconds": targets_seconds,
+            "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "rows": rows}
+
+
+def table(results: dict[str, Any]) -> str:
+    """The results as a markdown table."""
+    lines = [f"Study {results['study']}: {results['n_stimuli']} stimuli at "
+             f"{results['image_size']} px, {results['n_test']} test latents, "
+             f"{results['threads']} torch threads", "",
+             "| kind | generator | fit (s) | per output (s) | outputs / s | "
+             "retrieval per query (s) |", "| --- | --- | --- | --- | --- | --- |"]
+    for row in results["rows"]:
+        lines.append(f"| {row['kind']} | {row['generator']} | {row['fit_seconds']:.1f} | "
+                     f"{row['seconds_per_output']:.4f} | {row['outputs_per_second']:.1f} | "
+                     f"{row['retrieval_seconds_per_query']:.2e} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--study", default="eeg", help="a key of params.yaml's studies")
+    parser.add_argument("--params", type=Path, default=PROJECT_ROOT / "params.yaml")
+    parser.add_argument("--work", help="working directory (default: a temporary one)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    args = parser.parse_args()
+    results = run(args)
+    markdown = table(results)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    write_json(results, RESULTS.with_suffix(".json"))
+    RESULTS.with_suffix(".md").write_text(markdown + "\n")
+    print(markdown)  # noqa: T201  (a benchmark's report)
+
+
+if __name__ == "__main__":
+    run_stage("generation_cost", main)

@@ -1,0 +1,23 @@
+"""Generators: latents of the target space -> images, captions and 3D objects.
+
+One registry per kind of output (``GENERATORS["image"]``, ``["text"]``, ``["shape"]``),
+keyed by the name used in ``generators.<kind>.name``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipeline.registry import Registry
+
+KINDS = ("image", "text", "shape")
+GENERATORS: dict[str, Registry] = {kind: Registry(f"{kind} generator") for kind in KINDS}
+
+
+def register_generator(name: str) -> Callable[[type], type]:
+    """Register a :class:`~pipeline.generators.base.Generator` subclass under its ``kind``."""
+
+    def decorator(cls: type) -> type:
+        return GENERATORS[cls.kind].register(name)(cls)
+
+    return decorator

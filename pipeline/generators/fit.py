@@ -1,0 +1,79 @@
+"""The ``generators`` stage: fit the image, text and shape generators on the training stimuli."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline.config import GeneratorsConfig
+from pipeline.generators import GENERATORS
+from pipeline.generators.base import Generator
+from pipeline.generators.registered import load_all
+from pipeline.generators.stimuli import load_stimulus_set
+from pipeline.io import read_json, write_json
+
+logger = logging.getLogger(__name__)
+
+GENERATOR_FILE = "generator.json"  # {kind, name}: which class reads a generator's directory
+
+
+def fit_generators(cfg: GeneratorsConfig, raw_dir: str | Path, targets_dir: str | Path,
+                   out_dir: str | Path) -> dict[str, Any]:
+    """Fit every generator of ``cfg.kinds`` on the train stimuli (val for selection only).
+
+    Parameters
+    ----------
+    cfg : GeneratorsConfig
+        The ``generators`` section.
+    raw_dir, targets_dir : str or Path
+        The study's raw root (stimuli) and its target latents.
+    out_dir : str or Path
+        One directory per kind (``image/``, ``text/``, ``shape/``) with the fitted generator
+        and its ``generator.json``; ``generators.json`` sums up the fit.
+
+    Returns
+    -------
+    dict
+        The content of ``generators.json``.
+    """
+    if cfg.num_threads > 0:
+        torch.set_num_threads(cfg.num_threads)
+    load_all()
+    stimuli = load_stimulus_set(raw_dir, targets_dir)
+    train, val = stimuli.split("train"), stimuli.split("val")
+    summary: dict[str, Any] = {"n_train": len(train), "n_val": len(val),
+                               "latent_dim": int(stimuli.latents.shape[1]), "generators": {}}
+    for kind in cfg.kinds:
+        choice = cfg.choice(kind)
+        generator_cls = GENERATORS[kind].get(choice.name)
+        options = generator_cls.parse_options(choice.kwargs())
+        logger.info("fitting the %s generator %r on %d train stimuli", kind, choice.name,
+                    len(train))
+        start = time.perf_counter()
+        generator = generator_cls.fit(options, train, val, cfg.seed)
+        seconds = time.perf_counter() - start
+        directory = Path(out_dir) / kind
+        directory.mkdir(parents=True, exist_ok=True)
+        generator.save(directory)
+        write_json({"kind": kind, "name": choice.name}, directory / GENERATOR_FILE)
+        summary["generators"][kind] = {"name": choice.name, "fit_seconds": round(seconds, 2)}
+        logger.info("%s generator %r fitted in %.1f s", kind, choice.name, seconds)
+    write_json(summary, Path(out_dir) / "generators.json")
+    return summary
+
+
+def load_generator(directory: str | Path) -> tuple[str, Generator]:
+    """Load a fitted generator from its directory; returns its name and the generator."""
+    load_all()
+    directory = Path(directory)
+    spec = read_json(directory / GENERATOR_FILE)
+    return spec["name"], GENERATORS[spec["kind"]].get(spec["name"]).load(directory)
+
+
+def fitted_kinds(generators_dir: str | Path) -> list[str]:
+    """The kinds with a fitted generator in ``generators_dir`` (from ``generators.json``)."""
+    return list(read_json(Path(generators_dir) / "generators.json")["generators"])

@@ -1,0 +1,36 @@
+"""A tiny simulated stimulus set (images, captions, 3D parameters, latents) for generator tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.config import SimulateConfig
+from pipeline.generators.base import StimulusSet
+from pipeline.simulate.stimuli import make_stimuli
+
+
+def make_stimulus_set(root: Path, train: int = 48, val: int = 8, test: int = 8,
+                      image_size: int = 32, seed: int = 0) -> StimulusSet:
+    """Render a simulated stimulus set into ``root`` and return it with its simulator latents.
+
+    The latents are the simulator's generating vectors (shape one-hot, hue, size, pose,
+    background one-hot): a target space in which every stimulus attribute is decodable.
+    """
+    cfg = SimulateConfig(seed=seed, stimuli={"train": train, "val": val, "test": test},
+                         image_size=image_size)
+    stimuli = make_stimuli(cfg)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    for name, image in zip(stimuli.table["image"], stimuli.images, strict=True):
+        Image.fromarray(image).save(root / name)
+    stimuli.table.to_csv(root / "stimuli.tsv", sep="\t", index=False)
+    return StimulusSet(root, stimuli.table, stimuli.latents.astype(np.float32))
+
+
+@pytest.fixture(scope="session")
+def stimulus_set(tmp_path_factory) -> StimulusSet:
+    """48 train, 8 val and 8 test stimuli at 32 x 32 pixels, in ``<raw root>/stimuli``."""
+    return make_stimulus_set(tmp_path_factory.mktemp("raw") / "stimuli")
