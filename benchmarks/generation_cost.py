@@ -36,6 +36,7 @@ from pipeline.cli import run_stage
 from pipeline.config import SimulateConfig, load_section
 from pipeline.generators.fit import fit_generators, load_generator
 from pipeline.generators.latents import unit_rows
+from pipeline.generators.outputs import OUTPUT_IO
 from pipeline.generators.stimuli import load_stimulus_set
 from pipeline.io import write_json
 from pipeline.simulate.stimuli import make_stimuli
@@ -60,12 +61,34 @@ def render_stimuli(study: str, params: Path, raw: Path) -> dict[str, Any]:
     return {"n_stimuli": len(stimuli.table), "image_size": sim.image_size}
 
 
-def time_generation(generator: Any, sampling: Any, latents: np.ndarray, seed: int) -> float:
-    """Seconds per output for ``latents`` (n, dim), after a one-output warm-up."""
+def time_generation(generator: Any, sampling: Any, latents: np.ndarray, seed: int,
+                    repeats: int = 5) -> tuple[float, float, Any]:
+    """Seconds per output, in one batch of ``latents`` (n, dim) and one latent at a time.
+
+    Returns
+    -------
+    batched, single : float
+        Seconds per output of one call on all latents, and the median seconds of ``repeats``
+        calls on one latent (after a one-output warm-up).
+    output : Output
+        The batched call's output.
+    """
     generator.generate(latents[:1], sampling, seed)
+    singles = []
+    for row in range(repeats):
+        start = time.perf_counter()
+        generator.generate(latents[row:row + 1], sampling, seed)
+        singles.append(time.perf_counter() - start)
     start = time.perf_counter()
-    generator.generate(latents, sampling, seed)
-    return (time.perf_counter() - start) / len(latents)
+    output = generator.generate(latents, sampling, seed)
+    return (time.perf_counter() - start) / len(latents), float(np.median(singles)), output
+
+
+def time_writing(kind: str, output: Any, ids: list[str], directory: Path) -> float:
+    """Seconds per output to write ``output`` as the generate stage does (PNG, TSV, meshes)."""
+    start = time.perf_counter()
+    OUTPUT_IO.get(kind).write(output, ids, directory)
+    return (time.perf_counter() - start) / len(ids)
 
 
 def time_retrieval(train_latents: np.ndarray, test_latents: np.ndarray, repeats: int = 50
@@ -95,18 +118,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     generate_cfg = load_section("generate", args.params, args.study)
     summary = fit_generators(generators_cfg, work / "raw", work / "targets", work / "generators")
     stimuli = load_stimulus_set(work / "raw", work / "targets")
+    ids = stimuli.split("test").table["stimulus_id"].tolist()
     test = unit_rows(stimuli.split("test").latents.astype(np.float64)).astype(np.float32)
     retrieval = time_retrieval(stimuli.split("train").latents, test)
     rows = []
     for kind, fitted in summary["generators"].items():
         name, generator = load_generator(work / "generators" / kind)
         sampling = generator.parse_sampling(generate_cfg.sampling.get(name, {}))
-        per_output = time_generation(generator, sampling, test, generate_cfg.seed)
+        per_output, single, output = time_generation(generator, sampling, test,
+                                                     generate_cfg.seed)
+        writing = time_writing(kind, output, ids, work / "generated" / kind)
         rows.append({"kind": kind, "generator": name, "fit_seconds": fitted["fit_seconds"],
                      "seconds_per_output": per_output, "outputs_per_second": 1.0 / per_output,
+                     "seconds_single_output": single, "write_seconds_per_output": writing,
                      "retrieval_seconds_per_query": retrieval,
                      "sampling": sampling.model_dump(mode="json")})
         logger.info("%s: %.4f s per output", kind, per_output)
+    if not args.work:
+        shutil.rmtree(work)
     return {"study": args.study, **study, "n_test": len(test), "targets_seconds": targets_seconds,
             "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "rows": rows}
@@ -117,11 +146,14 @@ def table(results: dict[str, Any]) -> str:
     lines = [f"Study {results['study']}: {results['n_stimuli']} stimuli at "
              f"{results['image_size']} px, {results['n_test']} test latents, "
              f"{results['threads']} torch threads", "",
-             "| kind | generator | fit (s) | per output (s) | outputs / s | "
-             "retrieval per query (s) |", "| --- | --- | --- | --- | --- | --- |"]
+             "| kind | generator | fit (s) | per output, batch of all (s) | outputs / s | "
+             "one output alone (s) | writing per output (s) | retrieval per query (s) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in results["rows"]:
         lines.append(f"| {row['kind']} | {row['generator']} | {row['fit_seconds']:.1f} | "
                      f"{row['seconds_per_output']:.4f} | {row['outputs_per_second']:.1f} | "
+                     f"{row['seconds_single_output']:.4f} | "
+                     f"{row['write_seconds_per_output']:.4f} | "
                      f"{row['retrieval_seconds_per_query']:.2e} |")
     return "\n".join(lines)
 
@@ -130,7 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--study", default="eeg", help="a key of params.yaml's studies")
     parser.add_argument("--params", type=Path, default=PROJECT_ROOT / "params.yaml")
-    parser.add_argument("--work", help="working directory (default: a temporary one)")
+    parser.add_argument("--work", help="working directory (default: a temporary one, removed)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
     results = run(args)

@@ -75,7 +75,7 @@ def test_a_decoder_at_chance_does_not_beat_it():
 
 @pytest.mark.parametrize("kind, expected", [
     ("image", {"pixcorr", "ssim", "effnet_early_two_way", "effnet_late_two_way",
-               "effnet_retrieval"}),
+               "effnet_early_retrieval", "effnet_late_retrieval"}),
     ("text", {"bleu4", "rouge_l", "meteor", "minilm_similarity"}),
 ])
 def test_metrics_of_kind_lists_the_registered_metrics(kind, expected):

@@ -135,7 +135,13 @@ def effnet_late(generated: ImageOutput, truth: ImageOutput) -> np.ndarray:
     return _feature_correlations(generated, truth, "late")
 
 
-@register_metric("effnet_retrieval", kind="image", statistic="top1")
-def effnet_retrieval(generated: ImageOutput, truth: ImageOutput) -> np.ndarray:
+@register_metric("effnet_early_retrieval", kind="image", statistic="top1")
+def effnet_early_retrieval(generated: ImageOutput, truth: ImageOutput) -> np.ndarray:
+    """Early-block correlations, scored by top-1 retrieval of the true image among all."""
+    return _feature_correlations(generated, truth, "early")
+
+
+@register_metric("effnet_late_retrieval", kind="image", statistic="top1")
+def effnet_late_retrieval(generated: ImageOutput, truth: ImageOutput) -> np.ndarray:
     """Final-feature correlations, scored by top-1 retrieval of the true image among all."""
     return _feature_correlations(generated, truth, "late")
