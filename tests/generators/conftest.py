@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -34,3 +35,17 @@ def make_stimulus_set(root: Path, train: int = 48, val: int = 8, test: int = 8,
 def stimulus_set(tmp_path_factory) -> StimulusSet:
     """48 train, 8 val and 8 test stimuli at 32 x 32 pixels, in ``<raw root>/stimuli``."""
     return make_stimulus_set(tmp_path_factory.mktemp("raw") / "stimuli")
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tmp_path_factory):
+    """A CLIP BPE tokenizer over a few letters (enough for empty and short prompts), for tiny
+    random-weight diffusers pipelines."""
+    transformers = pytest.importorskip("transformers")
+    folder = tmp_path_factory.mktemp("tiny_tokenizer")
+    letters = list("abcdefghijklmnopqrstuvwxyz")
+    tokens = ["<|startoftext|>", "<|endoftext|>", *letters, *(f"{c}</w>" for c in letters)]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
+                                      model_max_length=16)

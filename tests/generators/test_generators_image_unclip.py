@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,22 +9,13 @@ import pytest
 import torch
 
 from pipeline.errors import ParamsError
-from pipeline.generators.image.stable_unclip import StableUnCLIPGenerator, image_embeddings
+from pipeline.generators.image.embedding_map import image_embeddings
+from pipeline.generators.image.stable_unclip import StableUnCLIPGenerator
 
 diffusers = pytest.importorskip("diffusers")
 transformers = pytest.importorskip("transformers")
 
 EMBED = 32  # CLIP image embedding (projection) dimension
-
-
-def tiny_tokenizer(folder: Path) -> transformers.CLIPTokenizer:
-    """A CLIP BPE tokenizer over a few letters (enough for empty and short prompts)."""
-    letters = list("abcdefghijklmnopqrstuvwxyz")
-    tokens = ["<|startoftext|>", "<|endoftext|>", *letters, *(f"{c}</w>" for c in letters)]
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    return transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
-                                      model_max_length=16)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -38,7 +28,7 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def unclip_dir(tmp_path_factory) -> Path:
+def unclip_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     """A random tiny StableUnCLIPImg2ImgPipeline saved with save_pretrained (16 px output)."""
     from diffusers.pipelines.stable_diffusion.stable_unclip_image_normalizer import (
         StableUnCLIPImageNormalizer,
@@ -66,7 +56,7 @@ def unclip_dir(tmp_path_factory) -> Path:
         image_encoder=transformers.CLIPVisionModelWithProjection(vision).eval(),
         image_normalizer=StableUnCLIPImageNormalizer(embedding_dim=EMBED),
         image_noising_scheduler=diffusers.DDPMScheduler(beta_schedule="squaredcos_cap_v2"),
-        tokenizer=tiny_tokenizer(folder),
+        tokenizer=tiny_tokenizer,
         text_encoder=transformers.CLIPTextModel(text).eval(),
         unet=unet.eval(), scheduler=diffusers.DDIMScheduler(), vae=vae.eval())
     pipe.save_pretrained(folder / "pipeline", safe_serialization=True)
@@ -93,7 +83,8 @@ def test_stable_unclip_map_reaches_the_pipelines_embeddings(fitted, stimulus_set
     from pipeline.generators.image.stable_unclip import load_pipeline
 
     train = stimulus_set.split("train")
-    truth = image_embeddings(load_pipeline(fitted.options.path, "cpu"), train.images(32), 8)
+    pipe = load_pipeline(fitted.options.path, "cpu")
+    truth = image_embeddings(pipe.image_encoder, pipe.feature_extractor, train.images(32), 8)
     mapped = fitted.embedding_map(fitted.scaler(train.latents))  # (n, EMBED)
     assert mapped.shape == truth.shape == (len(train), EMBED)
     # the map explains the embeddings better than their mean does
