@@ -6,7 +6,8 @@ study's generators (params.yaml ``generators`` with the study's overrides) are f
 training stimuli, then generate for the 40 test stimuli from their true latents with the
 study's ``generate`` sampling options, after one warm-up output. The baseline, run in the same
 process on the same latents, is retrieval: the nearest training stimulus by cosine, whose
-image, caption and 3D object stand in for a generated one (MindEye's retrieval submodule).
+image, caption and 3D object stand in for a generated one (MindEye's retrieval submodule);
+both are scored against the test stimuli with every registered generation metric.
 
 Results: a markdown table on stdout and ``benchmarks/results/generation_cost.{json,md}``.
 
@@ -34,6 +35,15 @@ from PIL import Image
 
 from pipeline.cli import run_stage
 from pipeline.config import SimulateConfig, load_section
+from pipeline.evaluation.generation import GENERATION_METRICS
+from pipeline.evaluation.generation.evaluate import TRUTH
+from pipeline.evaluation.generation.score import (
+    chance_level,
+    load_metrics,
+    metrics_of_kind,
+    per_stimulus,
+)
+from pipeline.generators.base import StimulusSet
 from pipeline.generators.fit import fit_generators, load_generator
 from pipeline.generators.latents import unit_rows
 from pipeline.generators.outputs import OUTPUT_IO
@@ -92,14 +102,32 @@ def time_writing(kind: str, output: Any, ids: list[str], directory: Path) -> flo
 
 
 def time_retrieval(train_latents: np.ndarray, test_latents: np.ndarray, repeats: int = 50
-                   ) -> float:
-    """Seconds per query of nearest-training-stimulus retrieval by cosine."""
+                   ) -> tuple[float, np.ndarray]:
+    """Seconds per query of nearest-training-stimulus retrieval by cosine, and the nearest
+    training row of each test latent."""
     gallery = torch.from_numpy(unit_rows(train_latents.astype(np.float64)).astype(np.float32))
     queries = torch.from_numpy(test_latents.astype(np.float32))
     start = time.perf_counter()
     for _ in range(repeats):
-        (queries @ gallery.T).argmax(dim=1)  # (n_test,) index of the nearest training stimulus
-    return (time.perf_counter() - start) / (repeats * len(test_latents))
+        nearest = (queries @ gallery.T).argmax(dim=1)  # (n_test,) nearest training row
+    return (time.perf_counter() - start) / (repeats * len(test_latents)), nearest.numpy()
+
+
+def quality(kind: str, output: Any, test: StimulusSet, retrieved: StimulusSet
+            ) -> list[dict[str, Any]]:
+    """Every registered metric of ``kind`` for the generated outputs and for the retrieved
+    training stimuli shown in their place, beside chance (as ``evaluate_generated`` scores)."""
+    truth = TRUTH.get(kind)(test, output)
+    shown = TRUTH.get(kind)(retrieved, output)  # the nearest training stimuli's own outputs
+    rows = []
+    for name in metrics_of_kind(kind):
+        metric = GENERATION_METRICS.get(name)
+        generated_scores = metric.pairwise(output, truth)  # (n, n)
+        rows.append({"kind": kind, "metric": name, "higher_is_better": metric.higher_is_better,
+                     "generated": float(per_stimulus(metric, generated_scores).mean()),
+                     "retrieved": float(per_stimulus(metric, metric.pairwise(shown, truth)).mean()),
+                     "chance": chance_level(metric, generated_scores)})
+    return rows
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -120,14 +148,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     stimuli = load_stimulus_set(work / "raw", work / "targets")
     ids = stimuli.split("test").table["stimulus_id"].tolist()
     test = unit_rows(stimuli.split("test").latents.astype(np.float64)).astype(np.float32)
-    retrieval = time_retrieval(stimuli.split("train").latents, test)
-    rows = []
+    retrieval, nearest = time_retrieval(stimuli.split("train").latents, test)
+    train = stimuli.split("train")
+    retrieved = StimulusSet(train.root, train.table.iloc[nearest].reset_index(drop=True),
+                            train.latents[nearest])
+    load_metrics()
+    rows, scores = [], []
     for kind, fitted in summary["generators"].items():
         name, generator = load_generator(work / "generators" / kind)
         sampling = generator.parse_sampling(generate_cfg.sampling.get(name, {}))
         per_output, single, output = time_generation(generator, sampling, test,
                                                      generate_cfg.seed)
         writing = time_writing(kind, output, ids, work / "generated" / kind)
+        scores += quality(kind, output, stimuli.split("test"), retrieved)
         rows.append({"kind": kind, "generator": name, "fit_seconds": fitted["fit_seconds"],
                      "seconds_per_output": per_output, "outputs_per_second": 1.0 / per_output,
                      "seconds_single_output": single, "write_seconds_per_output": writing,
@@ -138,7 +171,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(work)
     return {"study": args.study, **study, "n_test": len(test), "targets_seconds": targets_seconds,
             "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "rows": rows}
+            "cpu_count": os.cpu_count(), "rows": rows, "quality": scores}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -155,6 +188,14 @@ def table(results: dict[str, Any]) -> str:
                      f"{row['seconds_single_output']:.4f} | "
                      f"{row['write_seconds_per_output']:.4f} | "
                      f"{row['retrieval_seconds_per_query']:.2e} |")
+    lines += ["", "Quality from the true test latents (the generators' ceiling) against showing "
+              "the nearest training stimulus:", "",
+              "| kind | metric | generated | nearest training stimulus | chance |",
+              "| --- | --- | --- | --- | --- |"]
+    for row in results["quality"]:
+        better = "" if row["higher_is_better"] else " (lower is better)"
+        lines.append(f"| {row['kind']} | {row['metric']}{better} | {row['generated']:.3f} | "
+                     f"{row['retrieved']:.3f} | {row['chance']:.3f} |")
     return "\n".join(lines)
 
 
