@@ -4,7 +4,9 @@ A diffusers UNet (DDPM training, DDIM sampling) learns the study's training stim
 conditioned on their target latents (L2-normalised, noised at train time, projected into the
 UNet's time embedding), with classifier-free guidance. An optional low-level branch
 (MindEye's blurry reconstruction) maps the latent to a low-resolution image by ridge
-regression; sampling then starts from that image, noised (img2img / SDEdit).
+regression; sampling then starts from that image, noised (img2img / SDEdit). An optional
+diffusion prior (MindEye, unCLIP; :mod:`pipeline.generators.image.prior`) first maps each
+latent to a plausible true latent of the target space.
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ from pipeline.generators.image.diffusion_model import (
 from pipeline.generators.image.diffusion_sample import ddim_sample
 from pipeline.generators.image.diffusion_train import Conditioner, Schedule, Split, train_loop
 from pipeline.generators.image.low_level import blurry_images, fit_low_level, to_pixels, to_uint8
+from pipeline.generators.image.prior import DiffusionPrior, PriorNet, PriorSchedule, prior_scheduler
 from pipeline.generators.latents import LatentScaler, l2_normalise
 from pipeline.generators.ridge import RidgeMap
 from pipeline.io import read_json, require_file, write_json
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS = "conditioning.safetensors"  # condition encoder, latent statistics, low-level map
+WEIGHTS = "conditioning.safetensors"  # condition encoder, latent statistics, low-level map, prior
 
 
 class DiffusionOptions(Section):
@@ -65,6 +68,17 @@ class DiffusionOptions(Section):
         "which learns fastest at CPU budgets)")
     low_level: bool = Field(True, description="fit the blurry low-level branch (ridge)")
     low_level_size: int = Field(8, ge=2, description="side of the low-level image (pixels)")
+    prior: bool = Field(
+        False, description="fit a diffusion prior that maps each latent to a plausible true "
+        "latent before conditioning (MindEye / unCLIP)")
+    prior_steps: int = Field(1200, ge=1, description="training steps of the prior (batches of "
+                             "batch_size, validation loss every eval_every)")
+    prior_width: int = Field(256, ge=8, description="hidden width of the prior's residual MLP")
+    prior_depth: int = Field(2, ge=1, le=8, description="residual blocks of the prior")
+    prior_lr: float = Field(1e-3, gt=0, le=1, description="peak learning rate of the prior")
+    prior_noise: float = Field(
+        2.0, ge=0, description="largest noise norm of the prior's corrupted training latents, "
+        "relative to the unit latent (2.0 reaches cosine 0.45)")
 
     @model_validator(mode="after")
     def _sizes(self) -> DiffusionOptions:
@@ -94,6 +108,8 @@ class DiffusionSampling(Section):
         0.7, ge=0, le=1, description="with the low-level branch: how far the blurry image is "
         "noised before denoising (1: pure noise, 0: the blurry image itself)")
     batch_size: int = Field(64, ge=1)
+    prior_steps: int = Field(10, ge=1, le=1000, description="DDIM steps of the diffusion prior "
+                             "(when fitted; 1 gives its estimate of the mean)")
 
 
 @register_generator("diffusion")
@@ -106,10 +122,10 @@ class DiffusionGenerator(Generator):
 
     def __init__(self, options: DiffusionOptions, unet: UNet2DModel, encoder: ConditionEncoder,
                  scaler: LatentScaler, scheduler: DDPMScheduler, low_level: RidgeMap | None,
-                 history: list[dict[str, float]]) -> None:
+                 history: list[dict[str, float]], prior: DiffusionPrior | None = None) -> None:
         self.options, self.unet, self.encoder = options, unet.eval(), encoder.eval()
         self.scaler, self.scheduler, self.low_level = scaler, scheduler, low_level
-        self.history = history
+        self.history, self.prior = history, prior
 
     @classmethod
     def _networks(cls, options: DiffusionOptions, latent_dim: int
@@ -117,6 +133,10 @@ class DiffusionGenerator(Generator):
         unet = build_unet(options.image_size, options.patch_size, options.block_out_channels,
                           options.layers_per_block)
         return unet, ConditionEncoder(latent_dim, unet.config.block_out_channels[0] * 4)
+
+    @classmethod
+    def _prior_net(cls, options: DiffusionOptions, latent_dim: int) -> PriorNet:
+        return PriorNet(latent_dim, options.prior_width, options.prior_depth)
 
     @classmethod
     def fit(cls, options: DiffusionOptions, train: StimulusSet, val: StimulusSet, seed: int,
@@ -158,11 +178,37 @@ class DiffusionGenerator(Generator):
                     len(train), options.image_size, len(val))
         history = train_loop(unet, conditioner, scheduler, data["train"], data["val"], schedule,
                              seed)
-        return cls(options, unet, encoder, scaler, scheduler, low_level, history)
+        prior = cls.fit_prior(options, scaler, unit["train"], unit["val"], seed) \
+            if options.prior else None
+        return cls(options, unet, encoder, scaler, scheduler, low_level, history, prior)
+
+    @classmethod
+    def fit_prior(cls, options: DiffusionOptions, scaler: LatentScaler, train_unit: np.ndarray,
+                  val_unit: np.ndarray, seed: int) -> DiffusionPrior:
+        """Fit the diffusion prior alone (``options.prior_*``, batch_size, eval_every).
+
+        Parameters
+        ----------
+        scaler : LatentScaler
+            Fitted on the training latents.
+        train_unit, val_unit : ndarray, shape (n, dim)
+            L2-normalised training latents (learnt) and validation latents (selection).
+        seed : int
+            Seeds the initial weights and every draw of the training.
+        """
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = cls._prior_net(options, scaler.dim)
+        schedule = PriorSchedule(options.prior_steps, options.batch_size, options.prior_lr,
+                                 options.prior_noise, options.eval_every)
+        logger.info("fitting the diffusion prior on %d train latents (dim %d)", len(train_unit),
+                    scaler.dim)
+        return DiffusionPrior.fit(net, prior_scheduler(options.num_train_timesteps), scaler,
+                                  train_unit, val_unit, schedule, seed)
 
     def save(self, directory: Path) -> None:
         """Write config.json, unet/ and scheduler/ (diffusers, safetensors) and the
-        conditioning weights into ``directory``."""
+        conditioning weights (with the prior's, if fitted) into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.unet.save_pretrained(directory / "unet", safe_serialization=True)
@@ -171,10 +217,13 @@ class DiffusionGenerator(Generator):
         tensors.update(self.scaler.tensors())
         if self.low_level is not None:
             tensors.update(self.low_level.tensors("low_level"))
+        config = {"generator": "diffusion", "options": self.options.model_dump(mode="json"),
+                  "latent_dim": self.scaler.dim, "history": self.history}
+        if self.prior is not None:
+            tensors.update(self.prior.tensors("prior"))
+            config["prior_history"] = self.prior.history
         save_file(tensors, str(directory / WEIGHTS), metadata={"format": "pt"})
-        write_json({"generator": "diffusion", "options": self.options.model_dump(mode="json"),
-                    "latent_dim": self.scaler.dim, "history": self.history},
-                   directory / "config.json")
+        write_json(config, directory / "config.json")
 
     @classmethod
     def load(cls, directory: Path) -> DiffusionGenerator:
@@ -191,13 +240,23 @@ class DiffusionGenerator(Generator):
         encoder.load_state_dict({k.removeprefix("encoder."): v for k, v in tensors.items()
                                  if k.startswith("encoder.")})
         low_level = RidgeMap.from_tensors(tensors, "low_level") if options.low_level else None
-        return cls(options, unet, encoder, LatentScaler.from_tensors(tensors), scheduler,
-                   low_level, config["history"])
+        scaler = LatentScaler.from_tensors(tensors)
+        prior = None
+        if options.prior:
+            net = cls._prior_net(options, scaler.dim)
+            net.load_state_dict({k.removeprefix("prior."): v for k, v in tensors.items()
+                                 if k.startswith("prior.")})
+            prior = DiffusionPrior(net, prior_scheduler(options.num_train_timesteps), scaler,
+                                   config["prior_history"])
+        return cls(options, unet, encoder, scaler, scheduler, low_level, config["history"],
+                   prior)
 
     @torch.no_grad()
     def generate(self, latents: np.ndarray, sampling: DiffusionSampling, seed: int
                  ) -> ImageOutput:
         """Generate one image per latent (n, dim), deterministically per ``seed``.
+
+        With a prior, each latent is first replaced by the prior's sample given it.
 
         Returns
         -------
@@ -209,6 +268,8 @@ class DiffusionGenerator(Generator):
         generator = torch.Generator().manual_seed(seed)
         noise = torch.randn((len(scaled), 3 * patch**2, size // patch, size // patch),
                             generator=generator)  # (n, 3 p^2, S / p, S / p)
+        if self.prior is not None:
+            scaled = self.prior.sample(scaled, sampling.prior_steps, generator)  # (n, dim)
         init = None
         if self.low_level is not None:
             init = patchify(blurry_images(self.low_level, scaled, self.options.low_level_size,

@@ -81,7 +81,7 @@ def validation_loss(unet: UNet2DModel, conditioner: Conditioner, scheduler: DDPM
     return total / len(pixels)
 
 
-def _lr_factor(step: int, steps: int) -> float:
+def lr_factor(step: int, steps: int) -> float:
     """Linear warm-up, then cosine decay to 10 % of the peak learning rate."""
     if step < WARMUP:
         return (step + 1) / WARMUP
@@ -109,7 +109,7 @@ def train_loop(unet: UNet2DModel, conditioner: Conditioner, scheduler: DDPMSched
     params = [*unet.parameters(), *encoder.parameters()]
     optimizer = torch.optim.AdamW(params, lr=schedule.lr, weight_decay=0.0)
     lr_schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: _lr_factor(step, schedule.steps))
+        optimizer, lambda step: lr_factor(step, schedule.steps))
     n = len(train_data.pixels)
     history, running, best = [], [], (math.inf, None)
     for step in range(schedule.steps):
