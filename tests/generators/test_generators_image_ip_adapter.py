@@ -3,6 +3,7 @@ encoder and IP-Adapter weights from disk."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from pipeline.generators.image.embedding_map import image_embeddings
 from pipeline.generators.image.sd_ip_adapter import SDIPAdapterGenerator, load, per_image_embeds
 
 diffusers = pytest.importorskip("diffusers")
+PIPELINE_DEVICE = os.environ.get("BRAINRECON_TEST_DEVICE", "cpu")  # "cuda": check the GPU path
 transformers = pytest.importorskip("transformers")
 
 EMBED = 32  # CLIP image embedding (projection) dimension
@@ -104,7 +106,8 @@ def sd_dirs(tmp_path_factory, tiny_tokenizer) -> tuple[Path, Path]:
 def options(pipeline: Path, adapter: Path, **changes):
     return SDIPAdapterGenerator.parse_options(
         {"path": str(pipeline), "ip_adapter_path": str(adapter),
-         "ip_adapter_weight_name": WEIGHTS, "batch_size": 8, **changes})
+         "ip_adapter_weight_name": WEIGHTS, "batch_size": 8, "device": PIPELINE_DEVICE,
+         **changes})
 
 
 @pytest.fixture(scope="module")

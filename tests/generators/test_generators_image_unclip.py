@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from pipeline.generators.image.embedding_map import image_embeddings
 from pipeline.generators.image.stable_unclip import StableUnCLIPGenerator
 
 diffusers = pytest.importorskip("diffusers")
+PIPELINE_DEVICE = os.environ.get("BRAINRECON_TEST_DEVICE", "cpu")  # "cuda": check the GPU path
 transformers = pytest.importorskip("transformers")
 
 EMBED = 32  # CLIP image embedding (projection) dimension
@@ -65,7 +67,8 @@ def unclip_dir(tmp_path_factory, tiny_tokenizer) -> Path:
 
 @pytest.fixture(scope="module")
 def fitted(unclip_dir, stimulus_set) -> StableUnCLIPGenerator:
-    options = StableUnCLIPGenerator.parse_options({"path": str(unclip_dir)})
+    options = StableUnCLIPGenerator.parse_options({"path": str(unclip_dir),
+                                                   "device": PIPELINE_DEVICE})
     return StableUnCLIPGenerator.fit(options, stimulus_set.split("train"),
                                      stimulus_set.split("val"), seed=0)
 
