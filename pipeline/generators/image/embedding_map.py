@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 from safetensors.torch import load_file, save_file
 
 from pipeline.config import Section
@@ -30,6 +31,27 @@ from pipeline.io import read_json, require_file, write_json
 logger = logging.getLogger(__name__)
 
 WEIGHTS = "embedding_map.safetensors"  # latent statistics and the ridge map to CLIP embeddings
+
+
+class PipelineOptions(Section):
+    """Fitting options every embedding-map generator has (subclasses add the pipeline's path)."""
+
+    batch_size: int = Field(16, ge=1, description="images per batch when embedding stimuli")
+    device: Literal["cpu", "cuda"] = "cpu"
+
+
+class PipelineSampling(Section):
+    """Sampling options every embedding-map generator has (subclasses set their defaults)."""
+
+    steps: int = Field(20, ge=1, le=1000, description="denoising steps")
+    guidance_scale: float = Field(
+        7.5, ge=0,
+        description="classifier-free guidance (diffusers' convention: 1 or less is off)")
+    prompt: str = Field("", description="text prompt given beside the image embedding")
+    image_size: int | None = Field(
+        None, ge=8, description="output side in pixels (a multiple of the VAE's scale); "
+        "None: the pipeline's default")
+    batch_size: int = Field(4, ge=1)
 
 
 def require_local(path: str | Path, option: str, marker: str, expected: str) -> Path:

@@ -18,18 +18,18 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 
-from pipeline.config import Section
 from pipeline.errors import ParamsError
 from pipeline.generators import register_generator
 from pipeline.generators.base import ImageOutput, StimulusSet
 from pipeline.generators.image.embedding_map import (
     EmbeddingMapGenerator,
+    PipelineOptions,
+    PipelineSampling,
     image_embeddings,
     image_generators,
     require_local,
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 OPTION = "generators.image.options.sd_ip_adapter"
 
 
-class SDIPAdapterOptions(Section):
+class SDIPAdapterOptions(PipelineOptions):
     """Fitting options of the ``sd_ip_adapter`` image generator."""
 
     path: str = Field(description="local folder of a diffusers StableDiffusionPipeline "
@@ -58,24 +58,14 @@ class SDIPAdapterOptions(Section):
     image_encoder_path: str | None = Field(
         None, description="local folder of the adapter's CLIPVisionModelWithProjection; "
         "None: <ip_adapter_path>/<ip_adapter_subfolder>/image_encoder, diffusers' layout")
-    batch_size: int = Field(16, ge=1, description="images per batch when embedding stimuli")
-    device: Literal["cpu", "cuda"] = "cpu"
 
 
-class SDIPAdapterSampling(Section):
+class SDIPAdapterSampling(PipelineSampling):
     """Sampling options of the ``sd_ip_adapter`` image generator (no refit when changed)."""
 
     steps: int = Field(30, ge=1, le=1000, description="denoising steps")
-    guidance_scale: float = Field(
-        7.5, ge=0,
-        description="classifier-free guidance (diffusers' convention: 1 or less is off)")
     ip_adapter_scale: float = Field(
         1.0, ge=0, description="weight of the image embedding against the text prompt")
-    prompt: str = Field("", description="text prompt given beside the image embedding")
-    image_size: int | None = Field(
-        None, ge=8, description="output side in pixels (a multiple of the VAE's scale); "
-        "None: the pipeline's default")
-    batch_size: int = Field(4, ge=1)
 
 
 def encoder_folder(options: SDIPAdapterOptions) -> Path:

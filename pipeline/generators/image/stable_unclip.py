@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 
-from pipeline.config import Section
 from pipeline.generators import register_generator
 from pipeline.generators.base import ImageOutput, StimulusSet
 from pipeline.generators.image.embedding_map import (
     EmbeddingMapGenerator,
+    PipelineOptions,
+    PipelineSampling,
     image_embeddings,
     image_generators,
     require_local,
@@ -33,28 +33,20 @@ from pipeline.generators.image.embedding_map import (
 logger = logging.getLogger(__name__)
 
 
-class StableUnCLIPOptions(Section):
+class StableUnCLIPOptions(PipelineOptions):
     """Fitting options of the ``stable_unclip`` image generator."""
 
     path: str = Field(description="local folder of a diffusers StableUnCLIPImg2ImgPipeline")
-    batch_size: int = Field(16, ge=1, description="images per batch when embedding stimuli")
-    device: Literal["cpu", "cuda"] = "cpu"
 
 
-class StableUnCLIPSampling(Section):
+class StableUnCLIPSampling(PipelineSampling):
     """Sampling options of the ``stable_unclip`` image generator (no refit when changed)."""
 
-    steps: int = Field(20, ge=1, le=1000, description="denoising steps")
     guidance_scale: float = Field(
         10.0, ge=0,
         description="classifier-free guidance (diffusers' convention: 1 or less is off)")
     noise_level: int = Field(
         0, ge=0, description="noise added to the image embedding (unCLIP noise augmentation)")
-    image_size: int | None = Field(
-        None, ge=8, description="output side in pixels (a multiple of the VAE's scale); "
-        "None: the pipeline's default")
-    prompt: str = Field("", description="text prompt given beside the image embedding")
-    batch_size: int = Field(4, ge=1)
 
 
 @functools.lru_cache(maxsize=2)
