@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,3 +23,13 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/data is absent (real recordings for tests; see DESIGN.md)")
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tests on one torch thread, then restore the count: tiny networks run
+    fastest on one thread when the cores are shared (several threads spin)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -6,7 +6,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from pipeline.errors import DataError
 from pipeline.generators import GENERATORS
@@ -17,13 +16,7 @@ TINY = {"image_size": 16, "patch_size": 4, "block_out_channels": [32, 32], "step
         "eval_every": 20, "batch_size": 16, "lr": 3e-3}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks run fastest on one thread when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def fit(stimuli: StimulusSet, **changes) -> DiffusionGenerator:

@@ -23,13 +23,7 @@ EMBED = 32  # CLIP image embedding (projection) dimension
 WEIGHTS = "ip-adapter_tiny.safetensors"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks run fastest on one thread when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def text_config(**changes) -> transformers.CLIPTextConfig:

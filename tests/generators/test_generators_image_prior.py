@@ -21,13 +21,7 @@ TINY = {"image_size": 16, "patch_size": 4, "block_out_channels": [16, 16], "step
 PRIOR = {"prior": True, "prior_steps": 300, "prior_width": 64, "prior_lr": 3e-3}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks run fastest on one thread when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def fit(stimuli: StimulusSet, **changes) -> DiffusionGenerator:

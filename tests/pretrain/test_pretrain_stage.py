@@ -25,9 +25,7 @@ FAST = {"tokenizer_epochs": 2, "epochs": 2, "batch_size": 16,
         "codebook": {"size": 8, "dim": 4, "hidden": 16, "collapse_perplexity": 1.0}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_time_mask_hides_the_same_number_of_patches_in_every_trial():
