@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import logging
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DModel
+from torch import nn
 
 from pipeline.generators.image.diffusion_model import ConditionEncoder
 from pipeline.generators.latents import noisy_unit
@@ -89,6 +91,54 @@ def lr_factor(step: int, steps: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+class BestOnValidation:
+    """The history of periodic validation losses of a training loop, and the weights at the
+    lowest one.
+
+    Parameters
+    ----------
+    name : str
+        What is trained (it starts the log lines).
+    modules : sequence of nn.Module
+        The modules whose weights are kept and restored.
+    steps, eval_every : int
+        Training steps, and steps between validation losses (the last step is always one).
+    """
+
+    def __init__(self, name: str, modules: Sequence[nn.Module], steps: int,
+                 eval_every: int) -> None:
+        self.name, self.modules, self.steps, self.eval_every = name, modules, steps, eval_every
+        self.history: list[dict[str, float]] = []  # step, train_loss (mean since last), val_loss
+        self._running: list[float] = []
+        self._best: tuple[float, list[dict] | None] = (math.inf, None)
+
+    def after_step(self, step: int, train_loss: float, val_loss: Callable[[], float]) -> None:
+        """Record step ``step``'s training loss; when due, switch the modules to eval mode,
+        compute ``val_loss()``, log it and keep the weights if it is the lowest so far."""
+        self._running.append(train_loss)
+        if (step + 1) % self.eval_every != 0 and step + 1 != self.steps:
+            return
+        for module in self.modules:
+            module.eval()
+        loss = val_loss()
+        self.history.append({"step": step + 1,
+                             "train_loss": sum(self._running) / len(self._running),
+                             "val_loss": loss})
+        self._running = []
+        logger.info("%s step %d/%d: train loss %.4f, val loss %.4f", self.name, step + 1,
+                    self.steps, self.history[-1]["train_loss"], loss)
+        if loss < self._best[0]:
+            self._best = (loss, copy.deepcopy([module.state_dict() for module in self.modules]))
+
+    def restore_best(self) -> None:
+        """Load the kept weights into the modules, in eval mode."""
+        for module, state in zip(self.modules, self._best[1], strict=True):
+            module.load_state_dict(state)
+            module.eval()
+        logger.info("%s: kept the weights with the lowest val loss (%.4f)", self.name,
+                    self._best[0])
+
+
 def train_loop(unet: UNet2DModel, conditioner: Conditioner, scheduler: DDPMScheduler,
                train_data: Split, val: Split, schedule: Schedule, seed: int,
                ) -> list[dict[str, float]]:
@@ -111,7 +161,7 @@ def train_loop(unet: UNet2DModel, conditioner: Conditioner, scheduler: DDPMSched
     lr_schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, schedule.steps))
     n = len(train_data.pixels)
-    history, running, best = [], [], (math.inf, None)
+    tracker = BestOnValidation("diffusion", (unet, encoder), schedule.steps, schedule.eval_every)
     for step in range(schedule.steps):
         unet.train(), encoder.train()
         rows = torch.randint(0, n, (schedule.batch_size,), generator=generator)
@@ -127,20 +177,7 @@ def train_loop(unet: UNet2DModel, conditioner: Conditioner, scheduler: DDPMSched
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         lr_schedule.step()
-        running.append(loss.item())
-        if (step + 1) % schedule.eval_every == 0 or step + 1 == schedule.steps:
-            unet.eval(), encoder.eval()
-            val_loss = validation_loss(unet, conditioner, scheduler, val, 2 * schedule.batch_size,
-                                       seed + 1)
-            history.append({"step": step + 1, "train_loss": sum(running) / len(running),
-                            "val_loss": val_loss})
-            running = []
-            logger.info("diffusion step %d/%d: train loss %.4f, val loss %.4f", step + 1,
-                        schedule.steps, history[-1]["train_loss"], val_loss)
-            if val_loss < best[0]:
-                best = (val_loss, copy.deepcopy((unet.state_dict(), encoder.state_dict())))
-    unet.load_state_dict(best[1][0])
-    encoder.load_state_dict(best[1][1])
-    unet.eval(), encoder.eval()
-    logger.info("diffusion: kept the weights with the lowest val loss (%.4f)", best[0])
-    return history
+        tracker.after_step(step, loss.item(), lambda: validation_loss(
+            unet, conditioner, scheduler, val, 2 * schedule.batch_size, seed + 1))
+    tracker.restore_best()
+    return tracker.history

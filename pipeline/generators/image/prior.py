@@ -11,9 +11,7 @@ from the training stimuli only; the validation loss selects the kept weights.
 
 from __future__ import annotations
 
-import copy
 import logging
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +21,7 @@ from diffusers import DDIMScheduler, DDPMScheduler
 from diffusers.models.embeddings import get_timestep_embedding
 from torch import nn
 
-from pipeline.generators.image.diffusion_train import VAL_DRAWS, lr_factor
+from pipeline.generators.image.diffusion_train import VAL_DRAWS, BestOnValidation, lr_factor
 from pipeline.generators.latents import LatentScaler, noisy_unit, unit_rows
 
 logger = logging.getLogger(__name__)
@@ -108,8 +106,8 @@ class DiffusionPrior:
         optimizer = torch.optim.AdamW(net.parameters(), lr=schedule.lr, weight_decay=0.0)
         lr_schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, schedule.steps))
-        history, running, best = [], [], (math.inf, None)
-        prior = cls(net, scheduler, scaler, history)
+        tracker = BestOnValidation("prior", (net,), schedule.steps, schedule.eval_every)
+        prior = cls(net, scheduler, scaler, tracker.history)
         for step in range(schedule.steps):
             net.train()
             rows = torch.randint(0, len(train), (schedule.batch_size,), generator=generator)
@@ -119,20 +117,9 @@ class DiffusionPrior:
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
             lr_schedule.step()
-            running.append(loss.item())
-            if (step + 1) % schedule.eval_every == 0 or step + 1 == schedule.steps:
-                net.eval()
-                val_loss = prior.validation_loss(val_unit, schedule.condition_noise, seed + 1)
-                history.append({"step": step + 1, "train_loss": sum(running) / len(running),
-                                "val_loss": val_loss})
-                running = []
-                logger.info("prior step %d/%d: train loss %.4f, val loss %.4f", step + 1,
-                            schedule.steps, history[-1]["train_loss"], val_loss)
-                if val_loss < best[0]:
-                    best = (val_loss, copy.deepcopy(net.state_dict()))
-        net.load_state_dict(best[1])
-        net.eval()
-        logger.info("prior: kept the weights with the lowest val loss (%.4f)", best[0])
+            tracker.after_step(step, loss.item(), lambda: prior.validation_loss(
+                val_unit, schedule.condition_noise, seed + 1))
+        tracker.restore_best()
         return prior
 
     def _scaled(self, unit: torch.Tensor) -> torch.Tensor:
