@@ -5,13 +5,13 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test test-fast lint clean
+.PHONY: demo test test-fast lint clean browser
 
 demo: $(VENV)/.installed
 	dvc repro
 	brainrecon results
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	python -m pytest -ra --durations=15
 
 test-fast: $(VENV)/.installed
@@ -19,6 +19,14 @@ test-fast: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	ruff check pipeline stages tests
+
+# The web viewer's test drives Debian's chromium (headless, through Playwright); it is
+# installed here where apt-get can run as root, and the test skips, saying why, elsewhere.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  command -v apt-get >/dev/null 2>&1 && apt-get update -qq >/dev/null 2>&1 && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+	  >/dev/null 2>&1; } || echo "chromium is not installed: the web viewer's test will skip"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -64,6 +64,36 @@ def _results(args: argparse.Namespace) -> None:
         sys.stdout.write(formatters[path.name](read_json(path)) + "\n\n")
 
 
+def _serve(args: argparse.Namespace) -> None:
+    import os
+
+    import torch
+    import uvicorn
+
+    from pipeline.serving.app import create_app
+    from pipeline.serving.bundle import find_bundles, load_bundle
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    api_key = os.environ.get(args.api_key_env) or None
+    bundles = {name: load_bundle(path) for name, path in find_bundles(args.bundle).items()}
+    sys.stderr.write(f"serving {', '.join(bundles)} on http://{args.host}:{args.port} "
+                     f"(API key {'required' if api_key else 'off'})\n")
+    app = create_app(bundles, api_key, int(args.max_upload_mb * 2**20))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from pipeline.evaluation.report import format_results
+    from pipeline.serving.bundle import load_bundle
+    from pipeline.serving.offline import evaluate_bundle
+
+    results = evaluate_bundle(load_bundle(args.bundle), args.data, args.out,
+                              targets=args.targets)
+    sys.stdout.write(f"bundle {results['bundle']} on {results['data']} "
+                     f"(metrics in {args.out / 'evaluate.json'})\n\n{format_results(results)}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brainrecon", description="brainrecon command line")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +101,27 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument("--metrics", type=Path, default=Path("metrics"),
                          help="an evaluate.json or crossval.json, or a folder of <study>/")
     results.set_defaults(run=_results)
+    serve = commands.add_parser("serve", help="serve decoder bundles over HTTP, with a web viewer")
+    serve.add_argument("--bundle", type=Path, action="append", required=True,
+                       help="a bundle folder, or a folder of bundles (models/decoders); repeatable")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--api-key-env", default="BRAINRECON_API_KEY",
+                       help="environment variable holding the API key (unset: no key needed)")
+    serve.add_argument("--max-upload-mb", type=float, default=64.0,
+                       help="largest request body accepted, in MiB")
+    serve.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    serve.set_defaults(run=_serve)
+    offline = commands.add_parser(
+        "evaluate", help="score a bundle on held-out recordings (the evaluate stage's metrics)")
+    offline.add_argument("--bundle", type=Path, required=True, help="a bundle folder")
+    offline.add_argument("--data", type=Path, required=True,
+                         help="a preprocessed folder, or a BIDS root (preprocessed as the bundle)")
+    offline.add_argument("--targets", type=Path, default=None,
+                         help="target latents of the data's stimuli (default: the bundle's)")
+    offline.add_argument("--out", type=Path, required=True,
+                         help="folder for evaluate.json, topk.csv and plots/")
+    offline.set_defaults(run=_evaluate)
     return parser
 
 

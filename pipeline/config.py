@@ -656,6 +656,14 @@ class GeneratorsConfig(Section):
         return getattr(self, kind)
 
 
+class LatentPriorConfig(Section):
+    """The training-latent prior (:mod:`pipeline.generators.latent_prior`) of ``generate``."""
+
+    temperature: float = Field(0.05, gt=0, description="softmax temperature over cosines")
+    kinds: list[Literal["image", "text", "shape"]] = Field(
+        ["image"], description="the kinds generated from projected latents")
+
+
 class GenerateConfig(Section):
     """``generate``: predicted latents -> images, captions and 3D objects.
 
@@ -668,6 +676,9 @@ class GenerateConfig(Section):
         {}, description="sampling options of each generator, by name (no refit when changed)"
     )
     num_threads: int = Field(0, ge=0, description="torch CPU threads; 0 keeps the default")
+    latent_prior: LatentPriorConfig | None = Field(
+        None, description="project the decoder's and the baseline's latents onto the training "
+        "latents before generating (the true latents of the ceiling are not projected)")
 
     @field_validator("sampling")
     @classmethod
@@ -677,6 +688,15 @@ class GenerateConfig(Section):
         for name, options in value.items():
             find_generator(name).parse_sampling(options)
         return value
+
+
+class ExportConfig(Section):
+    """``export``: what a decoder bundle carries beside the decoder and its gallery."""
+
+    baseline: bool = Field(
+        True, description="carry the ridge baseline, scored beside the decoder offline")
+    examples: bool = Field(
+        True, description="carry the study's test trials (browsed by the web viewer)")
 
 
 class CrossvalConfig(Section):
@@ -777,6 +797,7 @@ SECTIONS: dict[str, type[Section]] = {
     "evaluate": EvaluateConfig,
     "generators": GeneratorsConfig,
     "generate": GenerateConfig,
+    "export": ExportConfig,
     "crossval": CrossvalConfig,
 }
 
@@ -835,7 +856,7 @@ def parse_section(section: str, raw: Any, source: str = "params.yaml") -> Sectio
 
 STUDY_GROUPS: dict[str, tuple[str, ...]] = {
     "studies": ("study", "preprocess", "targets", "baseline", "pretrain", "train", "evaluate",
-                "generators", "generate"),
+                "generators", "generate", "export"),
     "classification_studies": ("study", "preprocess", "targets", "crossval"),
 }  # params key of each group of studies -> the sections every study of it overrides
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import shutil
 import tempfile
@@ -15,6 +16,8 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from pipeline.errors import DataError
+
+HASH_CHUNK = 1 << 20
 
 
 @contextlib.contextmanager
@@ -67,6 +70,15 @@ def atomic_output_file(path: str | Path) -> Iterator[Path]:
         raise
     tmp.chmod(0o644)
     tmp.replace(path)
+
+
+def sha256(path: str | Path) -> str:
+    """Return the hexadecimal SHA-256 digest of the file at ``path`` (read in chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(HASH_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def require_file(path: str | Path, what: str) -> Path:

@@ -30,11 +30,12 @@ def test_every_shipped_study_validates_with_its_overrides(params, project_root, 
             assert isinstance(parsed, SECTIONS[section])
 
 
+EMPTY_OVERRIDES = {section: {} for section in STUDY_GROUPS["studies"]}
+
+
 def test_study_overrides_merge_onto_the_section(tmp_path):
     params = {"train": {"lr": 0.01, "encoder": {"name": "conv"}},
-              "studies": {"fast": {"study": {}, "preprocess": {}, "targets": {}, "baseline": {},
-                                   "pretrain": {}, "train": {"lr": 0.5}, "evaluate": {},
-                                   "generators": {}, "generate": {}}}}
+              "studies": {"fast": {**EMPTY_OVERRIDES, "train": {"lr": 0.5}}}}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     assert load_section("train", path).lr == 0.01
@@ -54,11 +55,7 @@ def test_a_study_must_list_every_section_of_its_group(tmp_path):
 
 
 def test_override_errors_name_the_study(tmp_path):
-    params = {"train": {}, "studies": {"fast": {"study": {}, "preprocess": {}, "targets": {},
-                                                "baseline": {}, "pretrain": {},
-                                                "train": {"lr": -1},
-                                                "evaluate": {}, "generators": {},
-                                                "generate": {}}}}
+    params = {"train": {}, "studies": {"fast": {**EMPTY_OVERRIDES, "train": {"lr": -1}}}}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     with pytest.raises(ParamsError, match=r"overrides of study 'fast'\): train\.lr: .*greater"):

@@ -13,43 +13,21 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from tiny_project import TINY, merge, tiny_params
+
+from pipeline.serving.bundle import load_bundle
+from pipeline.serving.offline import evaluate_bundle
 
 pytestmark = pytest.mark.slow
 
-TINY = {
-    "study": {"options": {"simulated": {"n_subjects": 2,
-                                        "stimuli": {"train": 24, "val": 8, "test": 8},
-                                        "test_repetitions": 2,
-                                        "oracle": {"n_noise_epochs": 200}}}},
-    "targets": {"name": "simulator"},
-    "train": {"max_epochs": 2, "batch_size": 16,
-              "encoder": {"options": {"conv": {"hidden_channels": 8, "depth": 1,
-                                               "spatial_channels": 8}}}},
-    "evaluate": {"n_bootstrap": 50},
-    "generators": {
-        "image": {"options": {"diffusion": {"image_size": 16, "block_out_channels": [8, 16],
-                                            "steps": 10, "eval_every": 5, "batch_size": 8}}},
-        "text": {"options": {"prefix_lm": {"epochs": 2, "lm_width": 16, "lm_heads": 2,
-                                           "lm_layers": 1, "mapping_hidden": 16}}}},
-    "generate": {"sampling": {"diffusion": {"steps": 2}, "prefix_lm": {"max_new_tokens": 8}}},
-}
-
-
 STAGES = ("study", "preprocess", "targets", "baseline", "pretrain", "train", "predict",
-          "evaluate", "generators", "generate", "evaluate_generated")
-TINY_STUDIES = {  # the shipped studies, one subject and few stimuli each (eeg uses TINY above)
+          "evaluate", "generators", "generate", "evaluate_generated", "export")
+TINY_STUDIES = {  # the shipped studies, one subject and few stimuli each (eeg uses TINY)
     "meg": {"n_subjects": 1, "stimuli": {"train": 24, "val": 8, "test": 8}},
     "seeg": {"n_subjects": 1, "stimuli": {"train": 24, "val": 8, "test": 8}},
     "fmri": {"n_subjects": 1, "stimuli": {"train": 24, "val": 8, "test": 8},
              "fmri": {"oracle_noise_runs": 2}},
 }
-
-
-def merge(base, update):
-    merged = dict(base)
-    for key, value in update.items():
-        merged[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
-    return merged
 
 
 def run(cmd, cwd, env):
@@ -69,7 +47,7 @@ def tiny_project(tmp_path_factory, project_root):
         source = project_root / name
         copy = shutil.copytree if source.is_dir() else shutil.copy
         copy(source, work / name)
-    params = merge(yaml.safe_load((project_root / "params.yaml").read_text()), TINY)
+    params = tiny_params(project_root)
     for study, options in TINY_STUDIES.items():
         overrides = params["studies"][study]
         overrides["study"] = merge(overrides["study"], {"options": {"simulated": options}})
@@ -104,6 +82,11 @@ def test_repro_runs_every_stage_and_writes_metrics(tiny_project):
         sheet = work / "plots" / f"{study}_generation" / "reconstructions.png"
         assert sheet.stat().st_size > 10_000
         assert (sheet.parent / "channel_captions.tsv").stat().st_size > 100
+        bundle = load_bundle(work / "models" / "decoders" / study)
+        assert bundle.signal["kind"] == ("betas" if study == "fmri" else "epochs")
+        offline = evaluate_bundle(bundle, work / "data" / "preprocessed" / study,
+                                  work / "offline" / study)
+        assert offline["top1_avg2"]["decoder"] == pytest.approx(top1["decoder"]), study
 
 
 def test_second_repro_is_a_no_op(tiny_project):
@@ -169,10 +152,11 @@ def test_swapping_the_encoder_reruns_only_train_and_after(tiny_project):
     assert set(status) == {f"train@{study}" for study in studies}
     output = run(["dvc", "repro"], work, env)
     swapped = [study for study in studies if study != "fmri"]  # fmri already trains ridge
-    downstream = ("train", "predict", "evaluate", "generate", "evaluate_generated")
-    # fmri refits the same ridge: predict@fmri reruns only if train.json's fit_seconds moved
-    # (a millisecond figure), and its predictions are unchanged, so the rest is cached
-    assert ran_stages(output) - {"predict@fmri"} == {
+    downstream = ("train", "predict", "evaluate", "generate", "evaluate_generated", "export")
+    # fmri refits the same ridge: predict@fmri and export@fmri rerun only if train.json's
+    # fit_seconds moved (a millisecond figure), and their outputs are unchanged, so the rest
+    # is cached
+    assert ran_stages(output) - {"predict@fmri", "export@fmri"} == {
         *(f"{stage}@{study}" for stage in downstream for study in swapped), "train@fmri",
     }
     metrics = json.loads((work / "metrics" / "eeg" / "evaluate.json").read_text())

@@ -171,3 +171,19 @@ class Generator(ABC):
     def generate(self, latents: np.ndarray, sampling: Section, seed: int
                  ) -> ImageOutput | TextOutput | ShapeOutput:
         """Generate one output per row of ``latents`` (n, dim), deterministically per ``seed``."""
+
+    def generate_projected(self, latents: np.ndarray, projected: np.ndarray, sampling: Section,
+                           seed: int) -> ImageOutput | TextOutput | ShapeOutput:
+        """Generate from latents and their projection by the training-latent prior.
+
+        By default the projected latents alone are generated from; a generator with a
+        low-level branch keeps the unprojected latents for it (the projection trades the
+        decoded layout for a plausible stimulus's).
+
+        Parameters
+        ----------
+        latents, projected : ndarray, shape (n, dim)
+            Predicted latents and :func:`pipeline.generators.latent_prior.project_on_training`
+            of them.
+        """
+        return self.generate(projected, sampling, seed)

@@ -21,6 +21,7 @@ from pipeline.artifacts import read_predictions
 from pipeline.config import GenerateConfig
 from pipeline.errors import DataError
 from pipeline.generators.fit import fitted_kinds, load_generator
+from pipeline.generators.latent_prior import project_on_training
 from pipeline.generators.latents import unit_rows
 from pipeline.generators.outputs import OUTPUT_IO
 from pipeline.generators.stimuli import load_stimulus_set
@@ -29,6 +30,7 @@ from pipeline.io import write_json, write_tsv
 logger = logging.getLogger(__name__)
 
 INDEX_FILE = "stimuli.tsv"  # the generated test stimuli, in generation order
+CEILING = "ceiling"  # the source of the true latents
 
 
 def stimulus_latents(predictions_dir: str | Path, stimulus_ids: list[str]
@@ -76,7 +78,8 @@ def generate_outputs(cfg: GenerateConfig, generators_dir: str | Path,
     Parameters
     ----------
     cfg : GenerateConfig
-        Seed and the sampling options of each generator.
+        Seed, the sampling options of each generator and the training-latent prior (applied
+        to the predicted sources, for its kinds).
     generators_dir : str or Path
         The ``generators`` stage's output.
     predictions : mapping
@@ -94,16 +97,23 @@ def generate_outputs(cfg: GenerateConfig, generators_dir: str | Path,
     """
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
-    test = load_stimulus_set(raw_dir, targets_dir).split("test")
+    stimuli = load_stimulus_set(raw_dir, targets_dir)
+    test = stimuli.split("test")
     ids = test.table["stimulus_id"].tolist()
     index = pd.DataFrame({"stimulus_id": ids, "caption": test.table["caption"]})
-    latents = {"ceiling": test.latents}
+    latents = {CEILING: test.latents}
     for source, directory in predictions.items():
         latents[source], index[f"n_trials_{source}"] = stimulus_latents(directory, ids)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_tsv(index, out_dir / INDEX_FILE)
     summary: dict[str, Any] = {"n_stimuli": len(ids), "sources": list(latents), "kinds": {}}
+    prior = cfg.latent_prior
+    if prior is not None:
+        projected = {source: project_on_training(values, stimuli.split("train").latents,
+                                                 prior.temperature)
+                     for source, values in latents.items() if source != CEILING}
+        summary["latent_prior"] = {**prior.model_dump(), "sources": list(projected)}
     for kind in fitted_kinds(generators_dir):
         name, generator = load_generator(Path(generators_dir) / kind)
         sampling = generator.parse_sampling(cfg.sampling.get(name, {}))
@@ -112,7 +122,11 @@ def generate_outputs(cfg: GenerateConfig, generators_dir: str | Path,
             logger.info("generating %d %s outputs from the %s latents with %r", len(ids), kind,
                         source, name)
             start = time.perf_counter()
-            output = generator.generate(source_latents, sampling, cfg.seed)
+            if prior is not None and kind in prior.kinds and source in projected:
+                output = generator.generate_projected(source_latents, projected[source],
+                                                      sampling, cfg.seed)
+            else:
+                output = generator.generate(source_latents, sampling, cfg.seed)
             seconds += time.perf_counter() - start
             OUTPUT_IO.get(kind).write(output, ids, out_dir / source)
         summary["kinds"][kind] = {

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.errors import DataError
+from pipeline.io import sha256
 
 logger = logging.getLogger(__name__)
 
 CHECKSUMS = "SHA256SUMS"
-CHUNK = 1 << 20
-
-
-def sha256(path: Path) -> str:
-    """Return the hexadecimal SHA-256 digest of the file at ``path``."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_checksums(path: Path) -> dict[str, str]:

@@ -64,6 +64,19 @@ def test_diffusion_guidance_and_low_level_change_the_output(fitted, stimulus_set
         latents, sampling(guidance_scale=0.0, init_strength=0.0), seed=5).images)
 
 
+def test_projected_latents_condition_while_the_low_level_branch_reads_the_raw(fitted,
+                                                                           stimulus_set):
+    latents = stimulus_set.split("test").latents
+    projected = stimulus_set.split("train").latents[:len(latents)]
+    blurry = sampling(init_strength=0.0)  # the low-level image itself
+    np.testing.assert_array_equal(fitted.generate_projected(latents, projected, blurry, 0).images,
+                                  fitted.generate(latents, blurry, 0).images)
+    full = sampling(init_strength=0.7)
+    split = fitted.generate_projected(latents, projected, full, 0).images
+    assert not np.array_equal(split, fitted.generate(latents, full, 0).images)
+    assert not np.array_equal(split, fitted.generate(projected, full, 0).images)
+
+
 def test_diffusion_save_load_round_trip(fitted, stimulus_set, tmp_path):
     fitted.save(tmp_path / "gen")
     files = {p.suffix for p in (tmp_path / "gen").rglob("*") if p.is_file()}

@@ -251,7 +251,6 @@ class DiffusionGenerator(Generator):
         return cls(options, unet, encoder, scaler, scheduler, low_level, config["history"],
                    prior)
 
-    @torch.no_grad()
     def generate(self, latents: np.ndarray, sampling: DiffusionSampling, seed: int
                  ) -> ImageOutput:
         """Generate one image per latent (n, dim), deterministically per ``seed``.
@@ -263,6 +262,18 @@ class DiffusionGenerator(Generator):
         ImageOutput
             ``images``: (n, image_size, image_size, 3) uint8.
         """
+        return self._sample(latents, None, sampling, seed)
+
+    def generate_projected(self, latents: np.ndarray, projected: np.ndarray,
+                           sampling: DiffusionSampling, seed: int) -> ImageOutput:
+        """Condition on the ``projected`` latents; the low-level branch reads ``latents``."""
+        return self._sample(projected, latents, sampling, seed)
+
+    @torch.no_grad()
+    def _sample(self, latents: np.ndarray, low_level_latents: np.ndarray | None,
+                sampling: DiffusionSampling, seed: int) -> ImageOutput:
+        """Images conditioned on ``latents`` (n, dim); with the low-level branch, started from
+        the blurry images of ``low_level_latents`` (n, dim), or of the condition if None."""
         scaled = self.scaler(np.asarray(latents), "latents to generate from")  # (n, dim)
         size, patch = self.options.image_size, self.options.patch_size
         generator = torch.Generator().manual_seed(seed)
@@ -270,10 +281,12 @@ class DiffusionGenerator(Generator):
                             generator=generator)  # (n, 3 p^2, S / p, S / p)
         if self.prior is not None:
             scaled = self.prior.sample(scaled, sampling.prior_steps, generator)  # (n, dim)
+        low_level_scaled = scaled if low_level_latents is None else \
+            self.scaler(np.asarray(low_level_latents), "latents of the low-level branch")
         init = None
         if self.low_level is not None:
-            init = patchify(blurry_images(self.low_level, scaled, self.options.low_level_size,
-                                          size), patch)
+            init = patchify(blurry_images(self.low_level, low_level_scaled,
+                                          self.options.low_level_size, size), patch)
         ddim = DDIMScheduler.from_config(self.scheduler.config)
         ddim.set_timesteps(sampling.steps)
         conditions = self.encoder(torch.from_numpy(scaled))  # (n, E)

@@ -1,0 +1,214 @@
+"""Benchmark: decoding latency of a served bundle, in process and under load over HTTP.
+
+1. In process, one thread: the bundle's decoder on one epoch of its examples, and the same
+   architecture built for a 1 s window at the bundle's rate (random weights: latency depends
+   on the architecture only), beside the bundle's ridge baseline on its epoch. Median and p99
+   over ``--calls`` calls after warm-up; the real-time target is 10 ms per window.
+2. Over HTTP on loopback: ``brainrecon serve`` in its own process; ``--clients`` concurrent
+   clients each send ``--requests`` decode requests (one epoch as .npy, top-5 among the test
+   stimuli), then the same load on ``/api/health`` (the HTTP stack alone, the baseline). The
+   clients' connections are opened before the clock starts; clients and server share the
+   machine's cores.
+   Throughput, p50 / p99 latency and the count of failed requests.
+
+Results: a markdown table on stdout and ``benchmarks/results/serving.{json,md}``.
+
+Usage::
+
+    dvc repro export@eeg                      # the bundle (models/decoders/eeg)
+    python benchmarks/serving.py              # about a minute on 2 CPU cores
+    python benchmarks/serving.py --bundle models/decoders/meg --clients 50 --requests 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import torch
+
+from pipeline.encoders.base import build_encoder
+from pipeline.encoders.subjects import subject_indices
+from pipeline.io import read_json, write_json
+from pipeline.serving.bundle import Bundle, load_bundle
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results" / "serving"
+REAL_TIME_MS = 10.0
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    """Median and p99 of durations, in milliseconds."""
+    ms = np.asarray(seconds) * 1e3
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 3),
+            "p99_ms": round(float(np.percentile(ms, 99)), 3)}
+
+
+@torch.no_grad()
+def time_model(model: torch.nn.Module, window: torch.Tensor, subject: torch.Tensor, calls: int
+               ) -> dict[str, float]:
+    """Latency of ``model(window, subject)`` over ``calls`` calls, after 20 warm-up calls."""
+    model.eval()
+    for _ in range(20):
+        model(window, subject)
+    seconds = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        model(window, subject)
+        seconds.append(time.perf_counter() - start)
+    return percentiles(seconds)
+
+
+def in_process(bundle: Bundle, calls: int) -> dict[str, Any]:
+    """Latency of one window through the decoder, a 1 s build of it, and the baseline."""
+    signal = bundle.signal
+    epoch = torch.from_numpy(bundle.examples.epochs[:1])  # (1, C, T)
+    subject = torch.from_numpy(subject_indices([str(bundle.examples.trials["subject"][0])],
+                                               bundle.subjects))
+    config = read_json(bundle.root / "encoder" / "config.json")
+    one_second = max(int(round(float(signal["sfreq"]))), 1)
+    shape = {**config["signal"], "n_times": one_second}
+    rows = {
+        f"decoder ({config['encoder']}), {signal['n_times']} samples":
+            time_model(bundle.encoder, epoch, subject, calls),
+        f"decoder architecture, 1 s ({one_second} samples)":
+            time_model(build_encoder(config["encoder"], shape, config["options"]),
+                       torch.randn(1, signal["n_chans"], one_second), subject, calls),
+    }
+    if bundle.baseline is not None:
+        rows[f"baseline (ridge), {signal['n_times']} samples"] = \
+            time_model(bundle.baseline, epoch, subject, calls)
+    return rows
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(bundle_dir: Path, port: int, threads: int) -> subprocess.Popen:
+    """``brainrecon serve`` of one bundle in its own process; returns once it answers."""
+    command = [str(Path(sys.executable).parent / "brainrecon"), "serve", "--bundle",
+               str(bundle_dir), "--port", str(port), "--threads", str(threads)]
+    env = {key: value for key, value in os.environ.items() if key != "BRAINRECON_API_KEY"}
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
+            return process
+        except httpx.TransportError:
+            if process.poll() is not None:
+                raise SystemExit(f"brainrecon serve exited with {process.returncode}") from None
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("brainrecon serve did not answer in 120 s")
+
+
+async def load(url: str, request: dict[str, Any], clients: int, requests: int
+               ) -> dict[str, Any]:
+    """``clients`` concurrent clients, ``requests`` each; throughput, latency, failures."""
+    seconds: list[float] = []
+    failures = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+        async def one_client() -> None:
+            nonlocal failures
+            for _ in range(requests):
+                start = time.perf_counter()
+                try:
+                    response = await client.request(**request)
+                    failures += response.status_code != 200
+                except httpx.HTTPError:
+                    failures += 1
+                seconds.append(time.perf_counter() - start)
+
+        # every connection opened before timing: steady-state latency, not TCP set-up
+        await asyncio.gather(*(client.get("/api/health") for _ in range(clients)))
+        began = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        wall = time.perf_counter() - began
+    return {"requests": len(seconds), "failed": failures, "seconds": round(wall, 2),
+            "requests_per_s": round(len(seconds) / wall, 1), **percentiles(seconds)}
+
+
+def over_http(bundle: Bundle, clients: int, requests: int, threads: int) -> dict[str, Any]:
+    """The decode and health loads against a served copy of ``bundle``."""
+    buffer = io.BytesIO()
+    np.save(buffer, bundle.examples.epochs[:1])
+    decode = {"method": "POST", "url": f"/api/bundles/{bundle.name}/decode",
+              "files": {"epochs": ("epoch.npy", buffer.getvalue())},
+              "data": {"k": "5", "gallery": "test",
+                       "subject": str(bundle.examples.trials["subject"][0])}}
+    port = free_port()
+    server = start_server(bundle.root, port, threads)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        return {"decode one epoch": asyncio.run(load(url, decode, clients, requests)),
+                "health (HTTP stack alone)": asyncio.run(
+                    load(url, {"method": "GET", "url": "/api/health"}, clients, requests))}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [f"Bundle `{results['bundle']}`, {results['machine']}, torch threads "
+             f"{results['threads']}.", "",
+             "| in process, one window | p50 (ms) | p99 (ms) | real time (<= 10 ms) |",
+             "|---|---|---|---|"]
+    for name, row in results["in_process"].items():
+        ok = "yes" if row["p99_ms"] <= REAL_TIME_MS else "no"
+        lines.append(f"| {name} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {ok} |")
+    lines += ["", f"| HTTP on loopback, {results['clients']} clients x {results['requests']} "
+              "requests | requests/s | p50 (ms) | p99 (ms) | failed |", "|---|---|---|---|---|"]
+    for name, row in results["http"].items():
+        lines.append(f"| {name} | {row['requests_per_s']} | {row['p50_ms']:.1f} | "
+                     f"{row['p99_ms']:.1f} | {row['failed']} / {row['requests']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, default=PROJECT_ROOT / "models/decoders/eeg")
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, both sides")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="where <name>.json and <name>.md are written")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    bundle = load_bundle(args.bundle)
+    if bundle.examples is None:
+        raise SystemExit(f"{args.bundle}: the bundle carries no example trials to decode")
+    results = {
+        "bundle": bundle.name, "threads": args.threads, "clients": args.clients,
+        "requests": args.requests,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "in_process": in_process(bundle, args.calls),
+        "http": over_http(bundle, args.clients, args.requests, args.threads),
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    write_json(results, args.results.with_suffix(".json"))
+    table = markdown(results)
+    args.results.with_suffix(".md").write_text(table)
+    sys.stdout.write(table)
+    return results
+
+
+if __name__ == "__main__":
+    main()

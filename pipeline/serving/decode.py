@@ -1,0 +1,197 @@
+"""Decode with a bundle: epochs (or a raw recording and its events) -> latents -> retrieval."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import mne
+import numpy as np
+import pandas as pd
+
+from pipeline.config import PreprocessConfig
+from pipeline.encoders.model import ScaledEncoder
+from pipeline.encoders.predict import predict_rows
+from pipeline.encoders.subjects import subject_indices
+from pipeline.errors import DataError, ParamsError
+from pipeline.generators.latents import unit_rows
+from pipeline.preprocess.step import StepContext, plan_steps, run_steps
+from pipeline.serving.bundle import Bundle, Gallery
+
+MAX_K = 100
+
+
+def as_epochs(array: np.ndarray, signal: dict[str, Any], source: str) -> np.ndarray:
+    """Check an uploaded array against the encoder's input and return it as (n, C, T) float32.
+
+    A 3-D array is (trial, channel, time). A 2-D array is one epoch (channel, time), or, for a
+    bundle of fMRI betas (one time point), (trial, voxel).
+
+    Raises
+    ------
+    DataError
+        Naming ``source``, the shape or dtype found and the one expected.
+    """
+    n_chans, n_times = int(signal["n_chans"]), int(signal["n_times"])
+    expected = f"(trial, {n_chans}, {n_times}) or ({n_chans}, {n_times})"
+    if array.dtype.kind not in "fiu":
+        raise DataError(f"{source}: dtype {array.dtype}; expected a real numeric array")
+    if array.ndim == 2:
+        array = array[:, :, None] if n_times == 1 and array.shape[1] == n_chans else array[None]
+    if array.ndim != 3 or array.shape[1:] != (n_chans, n_times):
+        raise DataError(f"{source}: shape {array.shape}; expected {expected}")
+    if len(array) == 0:
+        raise DataError(f"{source}: no trial; expected at least one epoch")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise DataError(f"{source}: {int((~np.isfinite(array)).sum())} values are not finite; "
+                        "expected finite numbers")
+    return array
+
+
+def read_npy(payload: bytes, source: str) -> np.ndarray:
+    """Parse ``.npy`` bytes without unpickling (object arrays are refused).
+
+    Raises
+    ------
+    DataError
+        If the bytes are not a ``.npy`` array of numbers.
+    """
+    try:
+        return np.load(io.BytesIO(payload), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{source}: not a readable .npy array ({exc})") from None
+
+
+def decode(model: ScaledEncoder, epochs: np.ndarray, subject: str | None,
+           subjects: list[str]) -> np.ndarray:
+    """Latents of ``epochs`` (n, C, T) of one subject.
+
+    A subject the encoder was not trained on (or None) goes through the average of its
+    subject layers.
+
+    Returns
+    -------
+    ndarray, shape (n, dim), float32
+    """
+    index = subject_indices([subject] * len(epochs), subjects)  # (n,)
+    return predict_rows(model, epochs, np.arange(len(epochs)), index)
+
+
+@dataclass(frozen=True)
+class Match:
+    """One retrieved stimulus: its id, split, caption (or None) and cosine similarity."""
+
+    stimulus_id: str
+    split: str
+    caption: str | None
+    score: float
+
+
+def retrieve(gallery: Gallery, latents: np.ndarray, k: int, split: str) -> list[list[Match]]:
+    """The ``k`` gallery stimuli of ``split`` nearest (cosine) to each latent, best first.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is out of range or ``split`` unknown.
+    """
+    rows = gallery.rows(split)
+    if not 1 <= k <= min(MAX_K, len(rows)):
+        raise ValueError(f"got k={k}; expected 1 to {min(MAX_K, len(rows))} (the {split!r} "
+                         "gallery's size, at most 100)")
+    scores = unit_rows(latents.astype(np.float64)) @ gallery.unit[rows].T  # (n, n_rows)
+    best = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # (n, k)
+    table = gallery.table.iloc[rows].reset_index(drop=True)
+    captions = table["caption"] if "caption" in table.columns else pd.Series([None] * len(table))
+    return [[Match(str(table["stimulus_id"].iloc[j]), str(table["split"].iloc[j]),
+                   None if captions.iloc[j] is None else str(captions.iloc[j]),
+                   round(float(scores[i, j]), 6)) for j in order]
+            for i, order in enumerate(best)]
+
+
+def read_events(payload: bytes, source: str, sfreq: float) -> pd.DataFrame:
+    """Parse an events table (TSV: ``onset`` in seconds, ``stimulus_id`` or ``trial_type``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``onset`` (on the recording's sample grid) and ``stimulus_id``, in time order.
+
+    Raises
+    ------
+    DataError
+        If the table cannot be read or lacks the columns.
+    """
+    try:
+        table = pd.read_csv(io.BytesIO(payload), sep="\t", dtype={"stimulus_id": str,
+                                                                  "trial_type": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{source}: not a readable TSV table ({exc})") from None
+    label = "stimulus_id" if "stimulus_id" in table.columns else "trial_type"
+    if "onset" not in table.columns or label not in table.columns:
+        raise DataError(f"{source}: columns {', '.join(map(str, table.columns))}; expected "
+                        "onset (seconds) and stimulus_id or trial_type")
+    onset = pd.to_numeric(table["onset"], errors="coerce").to_numpy(dtype=np.float64)
+    if len(table) == 0 or not np.isfinite(onset).all() or (onset < 0).any():
+        raise DataError(f"{source}: onsets must be finite seconds >= 0, one event at least")
+    events = pd.DataFrame({"onset": np.round(onset * sfreq) / sfreq,
+                           "stimulus_id": table[label].astype(str).to_numpy()})
+    return events.sort_values("onset", kind="stable").reset_index(drop=True)
+
+
+def read_raw_fif(payload: bytes, source: str) -> mne.io.BaseRaw:
+    """Read a FIF recording from bytes, preloaded (nothing is written to disk).
+
+    Raises
+    ------
+    DataError
+        If the bytes are not a FIF recording.
+    """
+    try:
+        return mne.io.read_raw_fif(io.BytesIO(payload), preload=True, verbose="error")
+    except Exception as exc:  # noqa: BLE001  MNE's reader fails in many ways on bad bytes
+        raise DataError(f"{source}: not a readable FIF recording "
+                        f"({type(exc).__name__}: {exc})") from None
+
+
+def epochs_from_raw(bundle: Bundle, raw: mne.io.BaseRaw, events: pd.DataFrame, source: str
+                    ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Preprocess a recording with the bundle's steps and cut its epochs at ``events``.
+
+    Returns
+    -------
+    epochs : ndarray, shape (n, C, T), float32
+        In the bundle's channel order.
+    trials : pandas.DataFrame
+        ``onset`` and ``stimulus_id`` of each epoch kept by the steps.
+
+    Raises
+    ------
+    DataError
+        If the bundle decodes fMRI betas, or the preprocessed recording's channels, rate or
+        window differ from the encoder's.
+    """
+    signal = bundle.signal
+    if signal.get("kind") != "epochs":
+        raise DataError(f"bundle {bundle.name!r} decodes fMRI betas; upload them as .npy "
+                        "(trial, voxel), not a raw recording")
+    cfg = PreprocessConfig.model_validate(bundle.manifest["preprocess"])
+    try:
+        epochs, _ = run_steps(plan_steps(cfg.steps), raw,
+                              StepContext(source, cfg.montage, events, owns_data=True))
+    except ParamsError as exc:
+        raise DataError(str(exc)) from None
+    missing = [name for name in signal["ch_names"] if name not in epochs.ch_names]
+    if missing:
+        raise DataError(f"{source}: after preprocessing, channels {', '.join(missing[:5])} "
+                        f"are missing ({len(missing)} in all); expected the bundle's channels")
+    if float(epochs.info["sfreq"]) != float(signal["sfreq"]) or \
+            len(epochs.times) != int(signal["n_times"]):
+        raise DataError(f"{source}: epochs of {len(epochs.times)} samples at "
+                        f"{epochs.info['sfreq']:g} Hz; expected {signal['n_times']} at "
+                        f"{signal['sfreq']:g} Hz")
+    data = epochs.copy().reorder_channels(list(signal["ch_names"])).get_data()  # (n, C, T)
+    trials = epochs.metadata.reset_index(drop=True)[["onset", "stimulus_id"]]
+    return data.astype(np.float32), trials

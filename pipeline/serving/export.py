@@ -1,0 +1,192 @@
+"""The ``export`` stage: one study's trained decoder as a self-contained bundle.
+
+Layout of a bundle (every file hashed in ``bundle.json``)::
+
+    bundle.json            manifest: signal, preprocessing, encoder, target, generators,
+                           sampling, metrics, licences, brainrecon version, sha256 of files
+    encoder/               the decoder: config.json + model.safetensors
+    baseline/              the ridge baseline (optional), same format
+    gallery/               the stimuli's target latents (stage contract 3: latents.npy,
+                           stimuli.tsv, info.json) and their images (images/<id>.png)
+    generators/            the fitted generators (one folder per kind, safetensors)
+    examples/              the study's test trials (epochs.npy, trials.tsv), optional
+    metrics/               evaluate.json and generation.json of the study
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.artifacts import read_preprocessed, read_targets
+from pipeline.config import ExportConfig, GenerateConfig, PreprocessConfig
+from pipeline.errors import DataError
+from pipeline.generators.fit import GENERATOR_FILE
+from pipeline.io import read_json, read_rgb, require_file, sha256, write_json, write_tsv
+from pipeline.provenance import read_source
+from pipeline.serving.licences import bundle_licences
+
+logger = logging.getLogger(__name__)
+
+BUNDLE_FILE = "bundle.json"
+FORMAT = "brainrecon-decoder-bundle"
+FORMAT_VERSION = 1
+ENCODER_FILES = ("config.json", "model.safetensors")
+
+
+def brainrecon_version() -> str:
+    """The installed brainrecon version ("unknown" when run from an uninstalled tree)."""
+    try:
+        return version("brainrecon")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` but the manifest, by POSIX path relative to it."""
+    return {path.relative_to(root).as_posix(): sha256(path)
+            for path in sorted(root.rglob("*"))
+            if path.is_file() and path.name != BUNDLE_FILE}
+
+
+def _copy_encoder(model_dir: Path, out: Path) -> dict[str, Any]:
+    """Copy an encoder's config.json and weights; return what the manifest says of it."""
+    out.mkdir()
+    for name in ENCODER_FILES:
+        shutil.copy2(require_file(model_dir / name, f"a trained encoder's {name}"), out / name)
+    config = read_json(out / "config.json")
+    return {"name": config["encoder"], "subjects": config["subjects"],
+            "rescale_predictions": config["rescale_predictions"]}
+
+
+def _write_gallery(raw_dir: Path, targets_dir: Path, out: Path) -> dict[str, Any]:
+    """Write the gallery: target latents (contract 3) and one PNG per stimulus image."""
+    latents, stimuli, info = read_targets(targets_dir)
+    (out / "images").mkdir(parents=True)
+    np.save(out / "latents.npy", latents)
+    write_json(info, out / "info.json")
+    table = stimuli.copy()
+    if "image" in table.columns:
+        names = []
+        for stimulus_id, image in zip(table["stimulus_id"], table["image"], strict=True):
+            name = f"images/{stimulus_id}.png"
+            read_rgb(raw_dir / "stimuli" / image).save(out / name)
+            names.append(name)
+        table["image"] = names
+    write_tsv(table, out / "stimuli.tsv")
+    return {"n_stimuli": len(table), "dim": int(latents.shape[1]),
+            "splits": {str(k): int(v) for k, v in table["split"].value_counts().items()},
+            "images": "image" in table.columns}
+
+
+def _write_examples(preprocessed_dir: Path, out: Path) -> dict[str, Any]:
+    """Write the study's test trials as the examples a served bundle can decode."""
+    data = read_preprocessed(preprocessed_dir)
+    rows = np.flatnonzero((data.trials["split"] == "test").to_numpy())
+    if not len(rows):
+        raise DataError(f"{data.path / 'trials.tsv'}: no test trial to carry as examples; "
+                        "set export.examples: false")
+    out.mkdir()
+    np.save(out / "epochs.npy", np.asarray(data.epochs[rows], dtype=np.float32))
+    write_tsv(data.trials.iloc[rows].reset_index(drop=True), out / "trials.tsv")
+    return {"n_trials": len(rows), "split": "test"}
+
+
+def _copy_generators(generators_dir: Path, out: Path) -> dict[str, dict[str, Any]]:
+    """Copy every fitted generator; return kind -> {name, text model where it has one}."""
+    kinds = read_json(generators_dir / "generators.json")["generators"]
+    described = {}
+    for kind in kinds:
+        shutil.copytree(generators_dir / kind, out / kind)
+        spec = read_json(out / kind / GENERATOR_FILE)
+        config = read_json(out / kind / "config.json")
+        described[kind] = {"name": spec["name"]}
+        if isinstance(config.get("lm"), dict):
+            described[kind]["lm"] = config["lm"]["name"]
+    return described
+
+
+def _signal(preprocessed_dir: Path) -> dict[str, Any]:
+    """What the encoder's input must be: channels, their types and positions, rate, window."""
+    data = read_preprocessed(preprocessed_dir)
+    keys = ("sfreq", "tmin", "ch_names", "ch_types", "ch_pos", "montage")
+    signal = {key: data.info[key] for key in keys if key in data.info}
+    signal.update({"n_chans": int(data.epochs.shape[1]), "n_times": int(data.epochs.shape[2]),
+                   "kind": "betas" if (data.path / "betas.npy").is_file() else "epochs"})
+    return signal
+
+
+def export_bundle(cfg: ExportConfig, study: str, paths: dict[str, Path],
+                  preprocess: PreprocessConfig, generate: GenerateConfig, out_dir: Path
+                  ) -> dict[str, Any]:
+    """Write a decoder bundle of ``study`` into the empty folder ``out_dir``.
+
+    Parameters
+    ----------
+    cfg : ExportConfig
+        Whether the baseline and the example trials travel with the decoder.
+    study : str
+        The study's key, the bundle's name.
+    paths : dict
+        ``raw`` (BIDS root), ``preprocessed``, ``targets``, ``encoder``, ``baseline``,
+        ``generators`` (folders) and ``evaluate``, ``generation`` (metrics files).
+    preprocess, generate : Section
+        The study's preprocessing (what new recordings must go through) and generation
+        sampling settings.
+    out_dir : Path
+        The bundle folder (written into; see the module docstring for its layout).
+
+    Returns
+    -------
+    dict
+        The manifest, as written to ``bundle.json``.
+
+    Raises
+    ------
+    DataError
+        If an input is missing or malformed.
+    """
+    out_dir = Path(out_dir)
+    encoder = _copy_encoder(paths["encoder"], out_dir / "encoder")
+    baseline = _copy_encoder(paths["baseline"], out_dir / "baseline") if cfg.baseline else None
+    gallery = _write_gallery(paths["raw"], paths["targets"], out_dir / "gallery")
+    examples = _write_examples(paths["preprocessed"], out_dir / "examples") \
+        if cfg.examples else None
+    generators = _copy_generators(paths["generators"], out_dir / "generators")
+    (out_dir / "metrics").mkdir()
+    metrics = {}
+    for name in ("evaluate", "generation"):
+        metrics[name] = read_json(paths[name])
+        shutil.copy2(paths[name], out_dir / "metrics" / f"{name}.json")
+    target = read_json(out_dir / "gallery" / "info.json")["name"]
+    text_model = generators.get("text", {}).get("lm")
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": study,
+        "brainrecon_version": brainrecon_version(),
+        "signal": _signal(paths["preprocessed"]),
+        "preprocess": preprocess.model_dump(mode="json"),
+        "encoder": encoder,
+        "baseline": baseline,
+        "target": {"name": target, "dim": gallery["dim"]},
+        "gallery": gallery,
+        "examples": examples,
+        "generators": generators,
+        "generate": generate.model_dump(mode="json"),
+        "metrics": metrics,
+        "licences": bundle_licences(read_source(paths["raw"]), target,
+                                    {kind: spec["name"] for kind, spec in generators.items()},
+                                    text_model),
+        "files": file_hashes(out_dir),
+    }
+    write_json(manifest, out_dir / BUNDLE_FILE)
+    logger.info("bundle %r: %d files, encoder %s, target %s, %d gallery stimuli", study,
+                len(manifest["files"]), encoder["name"], target, gallery["n_stimuli"])
+    return manifest
+

@@ -1,0 +1,143 @@
+// brainrecon web viewer: browse the test trials a bundle carries, as its decoder sees them.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { bundle: null, examples: [] };
+
+function setStatus(text, isError = false) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "";
+}
+
+async function api(path, options = {}) {
+  const key = $("api-key").value;
+  const headers = Object.assign({}, options.headers || {}, key ? { "X-API-Key": key } : {});
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  const body = await response.json();
+  if (!response.ok) {
+    throw new Error(`${response.status}: ${typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)}`);
+  }
+  return body;
+}
+
+const imageUrl = (bundle, stimulusId) =>
+  `/api/bundles/${encodeURIComponent(bundle)}/gallery/${encodeURIComponent(stimulusId)}/image`;
+
+async function authorisedImage(img, url) {
+  const key = $("api-key").value;
+  const response = await fetch(url, { headers: key ? { "X-API-Key": key } : {} });
+  if (response.ok) img.src = URL.createObjectURL(await response.blob());
+}
+
+function option(value, text) {
+  const element = document.createElement("option");
+  element.value = value;
+  element.textContent = text;
+  return element;
+}
+
+function row(cells) {
+  const tr = document.createElement("tr");
+  for (const text of cells) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    tr.append(td);
+  }
+  return tr;
+}
+
+function showMetrics(metrics) {
+  const rows = [];
+  const groups = Object.entries(metrics || {});
+  for (const [, results] of groups) {
+    for (const [name, entry] of Object.entries(results || {})) {
+      if (!entry || typeof entry !== "object" || entry.decoder === undefined) continue;
+      const ci = entry.decoder_ci ? ` [${entry.decoder_ci.map((v) => v.toFixed(3)).join(", ")}]` : "";
+      const fmt = (v) => (typeof v === "number" ? v.toFixed(3) : "");
+      rows.push(row([name, `${fmt(entry.decoder)}${ci}`, fmt(entry.baseline), fmt(entry.chance)]));
+    }
+  }
+  $("metrics").querySelector("tbody").replaceChildren(...rows);
+}
+
+async function generate(kind, latent) {
+  return api(`/api/bundles/${encodeURIComponent(state.bundle)}/generate/${kind}`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ latent }),
+  });
+}
+
+async function showTrial() {
+  const index = Number($("trial").value);
+  if (!state.examples.length) return;
+  setStatus("decoding…");
+  try {
+    const model = $("model").value;
+    const decoded = await api(`/api/bundles/${encodeURIComponent(state.bundle)}/examples/${index}?k=5&gallery=test&model=${model}`);
+    const trial = decoded.trials[0];
+    await authorisedImage($("stimulus"), imageUrl(state.bundle, trial.stimulus_id));
+    $("stimulus-caption").textContent = `${trial.stimulus_id} · subject ${trial.subject}`;
+    const list = $("matches");
+    list.replaceChildren();
+    for (const match of decoded.matches[0]) {
+      const item = document.createElement("li");
+      if (match.stimulus_id === trial.stimulus_id) item.className = "correct";
+      const img = document.createElement("img");
+      img.alt = match.stimulus_id;
+      item.append(img, document.createTextNode(`${match.stimulus_id} (${match.score.toFixed(3)})`));
+      list.append(item);
+      authorisedImage(img, imageUrl(state.bundle, match.stimulus_id));
+    }
+    const latent = decoded.latents[0];
+    const kinds = state.generators;
+    const jobs = [];
+    if (kinds.image) jobs.push(generate("image", latent).then((out) => { $("generated-image").src = `data:image/png;base64,${out.png_base64}`; }));
+    if (kinds.shape) jobs.push(generate("shape", latent).then((out) => { $("shape-view").src = `data:image/png;base64,${out.png_base64}`; }));
+    if (kinds.text) jobs.push(generate("text", latent).then((out) => { $("caption").textContent = out.caption; }));
+    await Promise.all(jobs);
+    setStatus(`trial ${index + 1} of ${state.examples.length} decoded`);
+  } catch (error) {
+    setStatus(error.message, true);
+  }
+}
+
+async function chooseBundle() {
+  state.bundle = $("bundle").value;
+  try {
+    const info = await api(`/api/bundles/${encodeURIComponent(state.bundle)}`);
+    state.generators = info.generators;
+    showMetrics(info.metrics);
+    state.examples = await api(`/api/bundles/${encodeURIComponent(state.bundle)}/examples`);
+    $("trial").replaceChildren(...state.examples.map(
+      (e) => option(e.index, `${e.index}: ${e.stimulus_id} (sub-${e.subject})`)));
+    if (!state.examples.length) setStatus("this bundle carries no trials to browse");
+    await showTrial();
+  } catch (error) {
+    setStatus(error.message, true);
+  }
+}
+
+async function start() {
+  $("api-key").value = localStorage.getItem("brainrecon-api-key") || "";
+  try {
+    const bundles = await api("/api/bundles");
+    $("bundle").replaceChildren(...bundles.map((b) => option(b.name, b.name)));
+    if (bundles.length) await chooseBundle();
+  } catch (error) {
+    setStatus(error.message, true);
+  }
+}
+
+function step(delta) {
+  const select = $("trial");
+  const next = Math.min(Math.max(select.selectedIndex + delta, 0), select.options.length - 1);
+  if (next !== select.selectedIndex) { select.selectedIndex = next; showTrial(); }
+}
+
+$("bundle").addEventListener("change", chooseBundle);
+$("trial").addEventListener("change", showTrial);
+$("model").addEventListener("change", showTrial);
+$("previous").addEventListener("click", () => step(-1));
+$("next").addEventListener("click", () => step(1));
+$("api-key").addEventListener("change", () => { localStorage.setItem("brainrecon-api-key", $("api-key").value); start(); });
+start();

@@ -1,0 +1,29 @@
+"""DVC stage `export`: one study's trained decoder -> a self-contained bundle for serving."""
+
+from pathlib import Path
+
+from pipeline.cli import run_stage, stage_parser
+from pipeline.config import load_section
+from pipeline.io import atomic_output_dir
+from pipeline.serving.export import export_bundle
+
+INPUTS = ("raw", "preprocessed", "targets", "encoder", "baseline", "generators", "evaluate",
+          "generation")
+
+
+def main() -> None:
+    parser = stage_parser(__doc__)
+    for name in INPUTS:
+        parser.add_argument(f"--{name}", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path, help="the bundle folder")
+    args = parser.parse_args()
+    cfg = load_section("export", args.params, args.study)
+    preprocess = load_section("preprocess", args.params, args.study)
+    generate = load_section("generate", args.params, args.study)
+    with atomic_output_dir(args.out) as out:
+        export_bundle(cfg, args.study, {name: getattr(args, name) for name in INPUTS},
+                      preprocess, generate, out)
+
+
+if __name__ == "__main__":
+    run_stage("export", main)
