@@ -46,17 +46,25 @@ function row(cells) {
   return tr;
 }
 
+function metricRows(prefix, results, rows) {
+  const fmt = (v) => (typeof v === "number" ? v.toFixed(3) : "");
+  for (const [name, entry] of Object.entries(results || {})) {
+    if (!entry || typeof entry !== "object" || Array.isArray(entry)) continue;
+    if (entry.decoder === undefined) {  // a kind of generated output: its metrics inside
+      metricRows(`${prefix}${name} `, entry, rows);
+      continue;
+    }
+    const ci = entry.decoder_ci ? ` [${entry.decoder_ci.map((v) => v.toFixed(3)).join(", ")}]` : "";
+    const star = entry.beats_chance || entry.above_chance ? " *" : "";
+    const lower = entry.higher_is_better === false ? " (lower is better)" : "";
+    rows.push(row([`${prefix}${name}${lower}`, `${fmt(entry.decoder)}${ci}${star}`,
+                   fmt(entry.baseline), fmt(entry.chance)]));
+  }
+}
+
 function showMetrics(metrics) {
   const rows = [];
-  const groups = Object.entries(metrics || {});
-  for (const [, results] of groups) {
-    for (const [name, entry] of Object.entries(results || {})) {
-      if (!entry || typeof entry !== "object" || entry.decoder === undefined) continue;
-      const ci = entry.decoder_ci ? ` [${entry.decoder_ci.map((v) => v.toFixed(3)).join(", ")}]` : "";
-      const fmt = (v) => (typeof v === "number" ? v.toFixed(3) : "");
-      rows.push(row([name, `${fmt(entry.decoder)}${ci}`, fmt(entry.baseline), fmt(entry.chance)]));
-    }
-  }
+  for (const results of Object.values(metrics || {})) metricRows("", results, rows);
   $("metrics").querySelector("tbody").replaceChildren(...rows);
 }
 
@@ -84,7 +92,8 @@ async function showTrial() {
       if (match.stimulus_id === trial.stimulus_id) item.className = "correct";
       const img = document.createElement("img");
       img.alt = match.stimulus_id;
-      item.append(img, document.createTextNode(`${match.stimulus_id} (${match.score.toFixed(3)})`));
+      const rank = list.children.length + 1;
+      item.append(img, document.createTextNode(`${rank}. ${match.stimulus_id} (${match.score.toFixed(3)})`));
       list.append(item);
       authorisedImage(img, imageUrl(state.bundle, match.stimulus_id));
     }
