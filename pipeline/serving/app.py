@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from pipeline.errors import BrainreconError
+from pipeline.generators.latent_prior import project_on_training
 from pipeline.serving.bundle import NAME_PATTERN, Bundle
 from pipeline.serving.decode import (
     MAX_K,
@@ -227,7 +228,8 @@ def create_app(bundles: dict[str, Bundle], api_key: str | None = None,
     @app.post("/api/bundles/{name}/generate/{kind}")
     def generate(bundle: BundleDep, kind: Literal["image", "text", "shape"],
                  request: GenerateIn) -> GenerateOut:
-        """Generate one output of ``kind`` from a latent of the bundle's target space."""
+        """Generate one output of ``kind`` from a decoded latent of the bundle's target space,
+        with the study's sampling settings and its training-latent prior (for its kinds)."""
         if kind not in bundle.generators:
             raise HTTPException(404, f"bundle {bundle.name!r} has no {kind} generator; it has "
                                      f"{', '.join(bundle.generators) or 'none'}")
@@ -240,7 +242,15 @@ def create_app(bundles: dict[str, Bundle], api_key: str | None = None,
         settings = bundle.manifest["generate"]
         sampling = generator.parse_sampling(settings["sampling"].get(name, {}))
         seed = settings["seed"] if request.seed is None else request.seed
-        output = generator.generate(latent[None].astype(np.float32), sampling, seed)
+        latents = latent[None].astype(np.float32)  # (1, dim)
+        prior = settings.get("latent_prior")
+        if prior and kind in prior["kinds"]:  # as the generate stage treats decoded latents
+            train = bundle.gallery.latents[bundle.gallery.rows("train")]
+            output = generator.generate_projected(
+                latents, project_on_training(latents, train, prior["temperature"]), sampling,
+                seed)
+        else:
+            output = generator.generate(latents, sampling, seed)
         return GenerateOut(kind=kind, generator=name, **OUTPUT_JSON[kind](output))
 
     @app.get("/api/bundles/{name}/gallery/{stimulus_id}/image", response_class=FileResponse)

@@ -39,11 +39,14 @@ class Gallery:
     table : pandas.DataFrame
         ``stimuli.tsv``: stimulus_id, split, and caption / image (relative to the gallery
         folder) where the study has them.
+    latents : ndarray, shape (n_stimuli, dim), float32
+        The target latents.
     unit : ndarray, shape (n_stimuli, dim), float32
-        The target latents, L2-normalised (retrieval is by cosine, as in evaluation).
+        The same, L2-normalised (retrieval is by cosine, as in evaluation).
     """
 
     table: pd.DataFrame
+    latents: np.ndarray
     unit: np.ndarray
 
     def rows(self, split: str) -> np.ndarray:
@@ -165,7 +168,8 @@ def _gallery(root: Path) -> Gallery:
     if latents.ndim != 2 or len(latents) != len(table):
         raise DataError(f"{root / 'gallery' / 'latents.npy'}: shape {latents.shape}; expected "
                         f"({len(table)}, dim), one row per stimulus of stimuli.tsv")
-    return Gallery(table, unit_rows(latents.astype(np.float64)).astype(np.float32))
+    latents = latents.astype(np.float32)
+    return Gallery(table, latents, unit_rows(latents.astype(np.float64)).astype(np.float32))
 
 
 def _examples(root: Path) -> Examples:

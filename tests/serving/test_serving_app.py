@@ -97,6 +97,25 @@ def test_generate_images_and_3d_views_as_png(client, bundle, kind):
                                                "pyramid", "capsule", "octahedron", "ellipsoid"}
 
 
+def test_generated_images_go_through_the_studys_prior_as_in_the_generate_stage(client, bundle):
+    from pipeline.generators.latent_prior import project_on_training
+
+    settings = bundle.manifest["generate"]
+    assert settings["latent_prior"]["kinds"] == ["image"]
+    latent = decode(bundle.encoder, bundle.examples.epochs[:1], None, bundle.subjects)
+    body = client.post("/api/bundles/eeg/generate/image",
+                       json={"latent": latent[0].tolist()}).json()
+    _, generator = bundle.generators["image"]
+    sampling = generator.parse_sampling(settings["sampling"]["diffusion"])
+    train = bundle.gallery.latents[bundle.gallery.rows("train")]
+    projected = project_on_training(latent, train, settings["latent_prior"]["temperature"])
+    expected = generator.generate_projected(latent, projected, sampling, settings["seed"])
+    served = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["png_base64"]))))
+    np.testing.assert_array_equal(served, expected.images[0])
+    assert not np.array_equal(served, generator.generate(latent, sampling,
+                                                         settings["seed"]).images[0])
+
+
 def test_generate_caption_and_bad_latents(client, bundle):
     dim = bundle.manifest["target"]["dim"]
     caption = client.post("/api/bundles/eeg/generate/text", json={"latent": [0.1] * dim}).json()
