@@ -30,6 +30,7 @@ from pipeline.serving.decode import (
     read_events,
     read_npy,
     read_raw_fif,
+    require_raw_decoding,
     retrieve,
 )
 from pipeline.serving.export import brainrecon_version
@@ -194,6 +195,7 @@ def create_app(bundles: dict[str, Bundle], api_key: str | None = None,
         options: Annotated[DecodeOptions, Form()],
     ) -> DecodeOut:
         """Preprocess a raw recording with the bundle's steps, epoch it at the events, decode."""
+        require_raw_decoding(bundle)
         raw = read_raw_fif(recording, "recording")
         table = read_events(events, "events", float(raw.info["sfreq"]))
         array, trials = epochs_from_raw(bundle, raw, table, "recording")

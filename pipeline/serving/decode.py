@@ -156,6 +156,13 @@ def read_raw_fif(payload: bytes, source: str) -> mne.io.BaseRaw:
                         f"({type(exc).__name__}: {exc})") from None
 
 
+def require_raw_decoding(bundle: Bundle) -> None:
+    """Raise a DataError unless the bundle decodes epochs cut from raw M/EEG/iEEG recordings."""
+    if bundle.signal.get("kind") != "epochs":
+        raise DataError(f"bundle {bundle.name!r} decodes fMRI betas; upload them as .npy "
+                        "(trial, voxel), not a raw recording")
+
+
 def epochs_from_raw(bundle: Bundle, raw: mne.io.BaseRaw, events: pd.DataFrame, source: str
                     ) -> tuple[np.ndarray, pd.DataFrame]:
     """Preprocess a recording with the bundle's steps and cut its epochs at ``events``.
@@ -173,10 +180,8 @@ def epochs_from_raw(bundle: Bundle, raw: mne.io.BaseRaw, events: pd.DataFrame, s
         If the bundle decodes fMRI betas, or the preprocessed recording's channels, rate or
         window differ from the encoder's.
     """
+    require_raw_decoding(bundle)
     signal = bundle.signal
-    if signal.get("kind") != "epochs":
-        raise DataError(f"bundle {bundle.name!r} decodes fMRI betas; upload them as .npy "
-                        "(trial, voxel), not a raw recording")
     cfg = PreprocessConfig.model_validate(bundle.manifest["preprocess"])
     try:
         epochs, _ = run_steps(plan_steps(cfg.steps), raw,

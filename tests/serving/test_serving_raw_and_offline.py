@@ -91,3 +91,15 @@ def test_offline_evaluation_refuses_other_channels(bundle, tiny_study_paths, tmp
         evaluate_bundle(bundle, data, tmp_path / "out")
     with pytest.raises(DataError, match="neither a preprocessed folder"):
         evaluate_bundle(bundle, tmp_path / "out", tmp_path / "out2")
+
+
+def test_a_betas_bundle_refuses_raw_recordings_first(bundle, recording):
+    import dataclasses
+
+    betas = dataclasses.replace(bundle, manifest={**bundle.manifest,
+                                                  "signal": {**bundle.signal, "kind": "betas"}})
+    client = TestClient(create_app({"eeg": betas}))
+    response = client.post("/api/bundles/eeg/decode_raw",
+                           files={"recording": b"anything", "events": recording[1]})
+    assert response.status_code == 422
+    assert "decodes fMRI betas; upload them as .npy" in response.json()["detail"]
