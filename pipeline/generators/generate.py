@@ -21,7 +21,7 @@ from pipeline.artifacts import read_predictions
 from pipeline.config import GenerateConfig
 from pipeline.errors import DataError
 from pipeline.generators.fit import fitted_kinds, load_generator
-from pipeline.generators.latent_prior import project_on_training
+from pipeline.generators.latent_prior import generate_decoded
 from pipeline.generators.latents import unit_rows
 from pipeline.generators.outputs import OUTPUT_IO
 from pipeline.generators.stimuli import load_stimulus_set
@@ -108,12 +108,10 @@ def generate_outputs(cfg: GenerateConfig, generators_dir: str | Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     write_tsv(index, out_dir / INDEX_FILE)
     summary: dict[str, Any] = {"n_stimuli": len(ids), "sources": list(latents), "kinds": {}}
-    prior = cfg.latent_prior
-    if prior is not None:
-        projected = {source: project_on_training(values, stimuli.split("train").latents,
-                                                 prior.temperature)
-                     for source, values in latents.items() if source != CEILING}
-        summary["latent_prior"] = {**prior.model_dump(), "sources": list(projected)}
+    train_latents = stimuli.split("train").latents
+    if cfg.latent_prior is not None:
+        summary["latent_prior"] = {**cfg.latent_prior.model_dump(),
+                                   "sources": [s for s in latents if s != CEILING]}
     for kind in fitted_kinds(generators_dir):
         name, generator = load_generator(Path(generators_dir) / kind)
         sampling = generator.parse_sampling(cfg.sampling.get(name, {}))
@@ -122,11 +120,11 @@ def generate_outputs(cfg: GenerateConfig, generators_dir: str | Path,
             logger.info("generating %d %s outputs from the %s latents with %r", len(ids), kind,
                         source, name)
             start = time.perf_counter()
-            if prior is not None and kind in prior.kinds and source in projected:
-                output = generator.generate_projected(source_latents, projected[source],
-                                                      sampling, cfg.seed)
-            else:
+            if source == CEILING:
                 output = generator.generate(source_latents, sampling, cfg.seed)
+            else:
+                output = generate_decoded(generator, kind, source_latents, train_latents,
+                                          cfg.latent_prior, sampling, cfg.seed)
             seconds += time.perf_counter() - start
             OUTPUT_IO.get(kind).write(output, ids, out_dir / source)
         summary["kinds"][kind] = {

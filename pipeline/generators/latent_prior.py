@@ -11,9 +11,15 @@ MindEye / unCLIP aims at, without a network to train. Only training stimuli are 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from pipeline.generators.latents import l2_normalise, unit_rows
+
+if TYPE_CHECKING:
+    from pipeline.config import LatentPriorConfig, Section
+    from pipeline.generators.base import Generator, ImageOutput, ShapeOutput, TextOutput
 
 
 def project_on_training(latents: np.ndarray, train_latents: np.ndarray, temperature: float
@@ -42,3 +48,25 @@ def project_on_training(latents: np.ndarray, train_latents: np.ndarray, temperat
     weights = np.exp(logits)
     weights /= weights.sum(axis=1, keepdims=True)
     return (weights @ np.asarray(train_latents, dtype=np.float64)).astype(np.float32)
+
+
+def generate_decoded(generator: Generator, kind: str, latents: np.ndarray,
+                     train_latents: np.ndarray, prior: LatentPriorConfig | None,
+                     sampling: Section, seed: int) -> ImageOutput | TextOutput | ShapeOutput:
+    """Generate from decoded latents: through the prior when it covers ``kind``.
+
+    Parameters
+    ----------
+    generator : Generator
+        A fitted generator of ``kind``.
+    latents : ndarray, shape (n, dim)
+        Latents predicted by a decoder (never the true ones: the ceiling is not projected).
+    train_latents : ndarray, shape (n_train, dim)
+        The training stimuli's target latents.
+    prior : LatentPriorConfig or None
+        ``generate.latent_prior``; None generates from ``latents`` as they are.
+    """
+    if prior is None or kind not in prior.kinds:
+        return generator.generate(latents, sampling, seed)
+    projected = project_on_training(latents, train_latents, prior.temperature)
+    return generator.generate_projected(latents, projected, sampling, seed)

@@ -18,8 +18,9 @@ from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from pipeline.config import LatentPriorConfig
 from pipeline.errors import BrainreconError
-from pipeline.generators.latent_prior import project_on_training
+from pipeline.generators.latent_prior import generate_decoded
 from pipeline.serving.bundle import NAME_PATTERN, Bundle
 from pipeline.serving.decode import (
     MAX_K,
@@ -244,15 +245,11 @@ def create_app(bundles: dict[str, Bundle], api_key: str | None = None,
         settings = bundle.manifest["generate"]
         sampling = generator.parse_sampling(settings["sampling"].get(name, {}))
         seed = settings["seed"] if request.seed is None else request.seed
-        latents = latent[None].astype(np.float32)  # (1, dim)
         prior = settings.get("latent_prior")
-        if prior and kind in prior["kinds"]:  # as the generate stage treats decoded latents
-            train = bundle.gallery.latents[bundle.gallery.rows("train")]
-            output = generator.generate_projected(
-                latents, project_on_training(latents, train, prior["temperature"]), sampling,
-                seed)
-        else:
-            output = generator.generate(latents, sampling, seed)
+        output = generate_decoded(  # as the generate stage treats decoded latents
+            generator, kind, latent[None].astype(np.float32),
+            bundle.gallery.latents[bundle.gallery.rows("train")],
+            None if prior is None else LatentPriorConfig.model_validate(prior), sampling, seed)
         return GenerateOut(kind=kind, generator=name, **OUTPUT_JSON[kind](output))
 
     @app.get("/api/bundles/{name}/gallery/{stimulus_id}/image", response_class=FileResponse)

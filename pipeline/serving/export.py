@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.artifacts import read_preprocessed, read_targets
+from pipeline.artifacts import Preprocessed, read_preprocessed, read_targets
 from pipeline.config import ExportConfig, GenerateConfig, PreprocessConfig
 from pipeline.errors import DataError
 from pipeline.generators.fit import GENERATOR_FILE
@@ -64,8 +64,11 @@ def _copy_encoder(model_dir: Path, out: Path) -> dict[str, Any]:
             "rescale_predictions": config["rescale_predictions"]}
 
 
-def _write_gallery(raw_dir: Path, targets_dir: Path, out: Path) -> dict[str, Any]:
-    """Write the gallery: target latents (contract 3) and one PNG per stimulus image."""
+def _write_gallery(raw_dir: Path, targets_dir: Path, out: Path) -> tuple[dict[str, Any], str]:
+    """Write the gallery: target latents (contract 3) and one PNG per stimulus image.
+
+    Returns what the manifest says of it, and the target space's name.
+    """
     latents, stimuli, info = read_targets(targets_dir)
     (out / "images").mkdir(parents=True)
     np.save(out / "latents.npy", latents)
@@ -79,14 +82,14 @@ def _write_gallery(raw_dir: Path, targets_dir: Path, out: Path) -> dict[str, Any
             names.append(name)
         table["image"] = names
     write_tsv(table, out / "stimuli.tsv")
-    return {"n_stimuli": len(table), "dim": int(latents.shape[1]),
-            "splits": {str(k): int(v) for k, v in table["split"].value_counts().items()},
-            "images": "image" in table.columns}
+    summary = {"n_stimuli": len(table), "dim": int(latents.shape[1]),
+               "splits": {str(k): int(v) for k, v in table["split"].value_counts().items()},
+               "images": "image" in table.columns}
+    return summary, str(info["name"])
 
 
-def _write_examples(preprocessed_dir: Path, out: Path) -> dict[str, Any]:
+def _write_examples(data: Preprocessed, out: Path) -> dict[str, Any]:
     """Write the study's test trials as the examples a served bundle can decode."""
-    data = read_preprocessed(preprocessed_dir)
     rows = np.flatnonzero((data.trials["split"] == "test").to_numpy())
     if not len(rows):
         raise DataError(f"{data.path / 'trials.tsv'}: no test trial to carry as examples; "
@@ -111,9 +114,8 @@ def _copy_generators(generators_dir: Path, out: Path) -> dict[str, dict[str, Any
     return described
 
 
-def _signal(preprocessed_dir: Path) -> dict[str, Any]:
+def _signal(data: Preprocessed) -> dict[str, Any]:
     """What the encoder's input must be: channels, their types and positions, rate, window."""
-    data = read_preprocessed(preprocessed_dir)
     keys = ("sfreq", "tmin", "ch_names", "ch_types", "ch_pos", "montage")
     signal = {key: data.info[key] for key in keys if key in data.info}
     signal.update({"n_chans": int(data.epochs.shape[1]), "n_times": int(data.epochs.shape[2]),
@@ -154,23 +156,22 @@ def export_bundle(cfg: ExportConfig, study: str, paths: dict[str, Path],
     out_dir = Path(out_dir)
     encoder = _copy_encoder(paths["encoder"], out_dir / "encoder")
     baseline = _copy_encoder(paths["baseline"], out_dir / "baseline") if cfg.baseline else None
-    gallery = _write_gallery(paths["raw"], paths["targets"], out_dir / "gallery")
-    examples = _write_examples(paths["preprocessed"], out_dir / "examples") \
-        if cfg.examples else None
+    gallery, target = _write_gallery(paths["raw"], paths["targets"], out_dir / "gallery")
+    preprocessed = read_preprocessed(paths["preprocessed"])
+    examples = _write_examples(preprocessed, out_dir / "examples") if cfg.examples else None
     generators = _copy_generators(paths["generators"], out_dir / "generators")
     (out_dir / "metrics").mkdir()
     metrics = {}
     for name in ("evaluate", "generation"):
         metrics[name] = read_json(paths[name])
         shutil.copy2(paths[name], out_dir / "metrics" / f"{name}.json")
-    target = read_json(out_dir / "gallery" / "info.json")["name"]
     text_model = generators.get("text", {}).get("lm")
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "name": study,
         "brainrecon_version": brainrecon_version(),
-        "signal": _signal(paths["preprocessed"]),
+        "signal": _signal(preprocessed),
         "preprocess": preprocess.model_dump(mode="json"),
         "encoder": encoder,
         "baseline": baseline,
