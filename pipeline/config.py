@@ -60,7 +60,7 @@ class OracleConfig(Section):
     """Window and rate of the representation the Bayes-optimal oracle classifies."""
 
     tmin: float = Field(0.0, ge=-1.0, description="window start, seconds from onset")
-    tmax: float = Field(0.5, le=1.0, description="window end (excluded), seconds from onset")
+    tmax: float = Field(0.5, le=10.0, description="window end (excluded), seconds from onset")
     sfreq: float = Field(50.0, gt=0)
     n_noise_epochs: int = Field(3000, ge=100)
 
@@ -72,6 +72,37 @@ class OracleConfig(Section):
                 "window of at least one sample"
             )
         return self
+
+
+class SpeechFeatureWeights(Section):
+    """RMS weight of each part of the simulated responses to speech (relative to each other)."""
+
+    envelope: float = Field(1.0, ge=0, description="temporal response to the acoustic envelope")
+    spectrogram: float = Field(1.0, ge=0, description="temporal responses to frequency bands")
+    words: float = Field(1.0, ge=0, description="evoked responses to each word's latent")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> SpeechFeatureWeights:
+        if not any((self.envelope, self.spectrogram, self.words)):
+            raise ValueError(
+                "got envelope=spectrogram=words=0; expected at least one positive weight"
+            )
+        return self
+
+
+class SpeechConfig(Section):
+    """``study.options.simulated.speech``: heard sentences (``stimulus: speech``)."""
+
+    voice: str = Field("en-us", description="espeak-ng voice")
+    words_per_minute: int = Field(150, ge=80, le=450)
+    segment_duration: float = Field(
+        3.0, gt=0.5, le=10.0, description="seconds of each stimulus, cut from the sentences"
+    )
+    pause: float = Field(0.3, ge=0, le=2.0, description="silence (s) between two sentences")
+    audio_sfreq: int = Field(16000, ge=8000, le=48000, description="rate of the written WAVs")
+    n_bands: int = Field(8, ge=1, le=64, description="frequency bands driving the responses")
+    word_latent_dim: int = Field(16, ge=1, description="dimension of each word's latent")
+    weights: SpeechFeatureWeights = SpeechFeatureWeights()
 
 
 class SeegConfig(Section):
@@ -159,6 +190,9 @@ class SimulateConfig(Section):
     """``study.options.simulated``: the built-in simulator (it writes a BIDS root)."""
 
     modality: str = Field("eeg", description="the recording simulated (pipeline.simulate)")
+    stimulus: str = Field(
+        "images", description="what the subjects perceive (pipeline.simulate.stimulus_sets)"
+    )
     seed: int = Field(0, ge=0)
     n_subjects: int = Field(3, ge=1)
     stimuli: SplitSizes = SplitSizes()
@@ -176,6 +210,7 @@ class SimulateConfig(Section):
     oracle: OracleConfig = OracleConfig()
     seeg: SeegConfig = SeegConfig()
     fmri: FmriConfig = FmriConfig()
+    speech: SpeechConfig = SpeechConfig()
 
     @field_validator("modality")
     @classmethod
@@ -185,12 +220,30 @@ class SimulateConfig(Section):
         SIMULATORS.get(value)
         return value
 
+    @field_validator("stimulus")
+    @classmethod
+    def _known_stimulus(cls, value: str) -> str:
+        from pipeline.simulate.stimulus_sets import STIMULUS_SETS
+
+        STIMULUS_SETS.get(value)
+        return value
+
     @model_validator(mode="after")
     def _consistent_rates(self) -> SimulateConfig:
         low, high = self.isi
         if not 0 < low <= high:
             raise ValueError(
                 f"isi: got {list(self.isi)}; expected [low, high] with 0 < low <= high"
+            )
+        if self.stimulus == "speech" and low < self.speech.segment_duration:
+            raise ValueError(
+                f"isi: got {list(self.isi)}; expected at least speech.segment_duration "
+                f"({self.speech.segment_duration} s) between onsets, so segments do not overlap"
+            )
+        if self.stimulus == "speech" and self.modality == "fmri":
+            raise ValueError(
+                "stimulus 'speech' is simulated for the sensor modalities (eeg, meg, seeg); "
+                "got modality 'fmri'"
             )
         if self.oracle.sfreq > self.sfreq:
             raise ValueError(
@@ -604,6 +657,10 @@ class EvaluateConfig(Section):
     confidence: float = Field(0.95, gt=0, lt=1)
     seed: int = 0
     sheet_rows: int = Field(12, ge=1, description="test stimuli in the reconstruction sheet")
+    word_level: bool = Field(
+        False, description="also score words: each test stimulus' caption words among all of "
+        "the test captions' words (pipeline.evaluation.words)"
+    )
 
     @field_validator("metrics")
     @classmethod

@@ -20,9 +20,10 @@ def main() -> None:
     cfg = load_section("export", args.params, args.study)
     preprocess = load_section("preprocess", args.params, args.study)
     generate = load_section("generate", args.params, args.study)
+    evaluate = load_section("evaluate", args.params, args.study)
     with atomic_output_dir(args.out) as out:
         export_bundle(cfg, args.study, {name: getattr(args, name) for name in INPUTS},
-                      preprocess, generate, out)
+                      preprocess, generate, evaluate, out)
 
 
 if __name__ == "__main__":

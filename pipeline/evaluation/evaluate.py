@@ -20,6 +20,7 @@ from pipeline.evaluation.plots import plot_retrieval, plot_similarity, plot_topk
 from pipeline.evaluation.report import format_results
 from pipeline.evaluation.retrieval import RetrievalScores, count_repetitions, retrieval_scores
 from pipeline.evaluation.subject_groups import subject_groups, subset, unseen_subjects
+from pipeline.evaluation.words import WORD_KS, with_words, word_membership, word_metric
 from pipeline.io import atomic_output_file, read_json, write_json
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,46 @@ def metric_entry(
     }
 
 
+def word_entries(
+    stimuli: pd.DataFrame,
+    decoder: RetrievalScores,
+    baseline: RetrievalScores,
+    oracle: RetrievalScores | None,
+    cfg: EvaluateConfig,
+    suffix: str,
+) -> dict[str, dict[str, Any]]:
+    """Word-level entries (:mod:`pipeline.evaluation.words`) keyed ``word_top{k}_{suffix}``.
+
+    Parameters
+    ----------
+    stimuli : pandas.DataFrame
+        The targets' stimulus table (stimulus_id, caption).
+    decoder, baseline, oracle : RetrievalScores
+        As for :func:`metric_entry`.
+    cfg : EvaluateConfig
+    suffix : str
+
+    Returns
+    -------
+    dict
+        One :func:`metric_entry` per k of ``WORD_KS``, over the queries whose stimulus holds
+        words; empty when no test caption holds a word.
+    """
+    captions = dict(zip(stimuli["stimulus_id"].astype(str), stimuli["caption"].fillna(""),
+                        strict=True))
+    membership = word_membership(decoder.gallery, captions)
+    if not membership.words:
+        logger.info("no test caption holds a word; no word-level scores")
+        return {}
+    models = [with_words(model, membership) for model in (decoder, baseline, oracle)]
+    return {
+        f"word_top{k}_{suffix}": metric_entry(
+            word_metric(membership, models[0].true_index, k, cfg.seed), *models, cfg
+        )
+        for k in WORD_KS
+    }
+
+
 def topk_table(
     decoder: RetrievalScores, baseline: RetrievalScores, oracle: RetrievalScores | None
 ) -> pd.DataFrame:
@@ -228,6 +269,8 @@ def evaluate(
         f"{name}_{suffix}": metric_entry(METRICS.get(name), decoder, baseline, oracle, cfg)
         for name in cfg.metrics
     }
+    if cfg.word_level:
+        entries.update(word_entries(stimuli, decoder, baseline, oracle, cfg, suffix))
     unseen = unseen_subjects(predictions_dir, baseline_dir)
     if unseen:  # leave-subjects-out: the seen and the held-out subjects' queries apart
         results["held_out_subjects"] = unseen

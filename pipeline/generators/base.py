@@ -64,7 +64,7 @@ class StimulusSet:
             raise DataError(
                 f"{self.root / 'stimuli.tsv'}: generator {generator!r} needs columns "
                 f"{', '.join(columns)}; missing {', '.join(missing)} (leave its kind out of "
-                "generate.kinds for this study)"
+                "generators.kinds for this study)"
             )
 
     def images(self, size: int) -> np.ndarray:
@@ -73,7 +73,13 @@ class StimulusSet:
         Returns
         -------
         ndarray, shape (n_stimuli, size, size, 3), uint8
+
+        Raises
+        ------
+        DataError
+            If the table has no ``image`` column (a study of sounds, say).
         """
+        self.require_columns(("image",), "image generator")
         return np.stack([read_image(self.root / name, size) for name in self.table["image"]])
 
 

@@ -62,6 +62,7 @@ def fit_generators(cfg: GeneratorsConfig, raw_dir: str | Path, targets_dir: str 
         write_json({"kind": kind, "name": choice.name}, directory / GENERATOR_FILE)
         summary["generators"][kind] = {"name": choice.name, "fit_seconds": round(seconds, 2)}
         logger.info("%s generator %r fitted in %.1f s", kind, choice.name, seconds)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)  # with no kind, nothing made it yet
     write_json(summary, Path(out_dir) / "generators.json")
     return summary
 

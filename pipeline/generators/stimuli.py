@@ -11,7 +11,7 @@ from pipeline.errors import DataError
 from pipeline.generators.base import StimulusSet
 from pipeline.io import read_tsv
 
-REQUIRED = ("stimulus_id", "split", "image", "caption")
+REQUIRED = ("stimulus_id", "split", "caption")  # image generators also need "image"
 
 
 def load_stimulus_set(raw_dir: str | Path, targets_dir: str | Path) -> StimulusSet:
@@ -36,7 +36,7 @@ def load_stimulus_set(raw_dir: str | Path, targets_dir: str | Path) -> StimulusS
     """
     root = Path(raw_dir) / "stimuli"
     table = read_tsv(root / "stimuli.tsv", required=REQUIRED)
-    table = table.astype({"stimulus_id": str, "split": str, "image": str})
+    table = table.astype({"stimulus_id": str, "split": str})
     table["caption"] = table["caption"].fillna("").astype(str)
     latents, target_stimuli, _ = read_targets(targets_dir)
     row_of = {sid: row for row, sid in enumerate(target_stimuli["stimulus_id"].astype(str))}

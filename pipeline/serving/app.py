@@ -99,6 +99,17 @@ class GenerateOut(BaseModel):
     parameters: dict[str, Any] | None = None
 
 
+def _gallery_file(bundle: Bundle, stimulus_id: str, column: str, media_type: str
+                  ) -> FileResponse:
+    """The gallery file of one stimulus named in ``stimuli.tsv`` column ``column`` (404 if none)."""
+    table = bundle.gallery.table
+    hit = table.index[table["stimulus_id"] == stimulus_id]
+    if column not in table.columns or not len(hit):
+        raise HTTPException(404, f"no {column} of stimulus {stimulus_id!r} in {bundle.name!r}")
+    return FileResponse(bundle.root / "gallery" / str(table.loc[hit[0], column]),
+                        media_type=media_type)
+
+
 def _matches(rows: list[list[Match]]) -> list[list[MatchOut]]:
     return [[MatchOut(**vars(match)) for match in row] for row in rows]
 
@@ -155,9 +166,11 @@ def create_app(bundles: dict[str, Bundle], api_key: str | None = None,
 
     @app.get("/api/bundles/{name}")
     def show_bundle(bundle: BundleDep) -> dict[str, Any]:
-        """One bundle: its summary, metrics, licences, preprocessing and sampling settings."""
+        """One bundle: its summary, metrics, licences, preprocessing, sampling and evaluation
+        settings."""
         keys = ("metrics", "licences", "preprocess", "generate", "gallery", "examples")
-        return {**bundle.summary(), **{key: bundle.manifest[key] for key in keys}}
+        evaluation = {"evaluate": bundle.manifest.get("evaluate")}
+        return {**bundle.summary(), **{key: bundle.manifest[key] for key in keys}, **evaluation}
 
     def model_of(bundle: Bundle, model: Model) -> Any:
         if model == "baseline" and bundle.baseline is None:
@@ -256,12 +269,13 @@ def create_app(bundles: dict[str, Bundle], api_key: str | None = None,
     def gallery_image(bundle: BundleDep,
                       stimulus_id: Annotated[str, PathParam(max_length=128)]) -> FileResponse:
         """The image of a gallery stimulus (PNG)."""
-        table = bundle.gallery.table
-        hit = table.index[table["stimulus_id"] == stimulus_id]
-        if "image" not in table.columns or not len(hit):
-            raise HTTPException(404, f"no image of stimulus {stimulus_id!r} in {bundle.name!r}")
-        return FileResponse(bundle.root / "gallery" / str(table.loc[hit[0], "image"]),
-                            media_type="image/png")
+        return _gallery_file(bundle, stimulus_id, "image", "image/png")
+
+    @app.get("/api/bundles/{name}/gallery/{stimulus_id}/audio", response_class=FileResponse)
+    def gallery_audio(bundle: BundleDep,
+                      stimulus_id: Annotated[str, PathParam(max_length=128)]) -> FileResponse:
+        """The sound of a gallery stimulus (WAV)."""
+        return _gallery_file(bundle, stimulus_id, "audio", "audio/wav")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from pipeline.artifacts import Preprocessed, read_preprocessed, read_targets
-from pipeline.config import ExportConfig, GenerateConfig, PreprocessConfig
+from pipeline.config import EvaluateConfig, ExportConfig, GenerateConfig, PreprocessConfig
 from pipeline.errors import DataError
 from pipeline.generators.fit import GENERATOR_FILE
 from pipeline.io import read_json, read_rgb, require_file, sha256, write_json, write_tsv
@@ -64,27 +65,48 @@ def _copy_encoder(model_dir: Path, out: Path) -> dict[str, Any]:
             "rescale_predictions": config["rescale_predictions"]}
 
 
+def _copy_images(table: pd.DataFrame, stimuli_dir: Path, out: Path) -> list[str]:
+    """Write each stimulus image as ``images/<id>.png``; returns the new relative paths."""
+    (out / "images").mkdir(parents=True)
+    names = []
+    for stimulus_id, image in zip(table["stimulus_id"], table["image"], strict=True):
+        name = f"images/{stimulus_id}.png"
+        read_rgb(stimuli_dir / image).save(out / name)
+        names.append(name)
+    return names
+
+
+def _copy_audio(table: pd.DataFrame, stimuli_dir: Path, out: Path) -> list[str]:
+    """Copy each stimulus sound as ``audio/<id>.wav``; returns the new relative paths."""
+    (out / "audio").mkdir(parents=True)
+    names = []
+    for stimulus_id, audio in zip(table["stimulus_id"], table["audio"], strict=True):
+        name = f"audio/{stimulus_id}.wav"
+        shutil.copy2(require_file(stimuli_dir / audio, "a stimulus sound (WAV)"), out / name)
+        names.append(name)
+    return names
+
+
+MEDIA_COPIERS = {"image": _copy_images, "audio": _copy_audio}  # stimuli.tsv column -> copier
+
+
 def _write_gallery(raw_dir: Path, targets_dir: Path, out: Path) -> tuple[dict[str, Any], str]:
-    """Write the gallery: target latents (contract 3) and one PNG per stimulus image.
+    """Write the gallery: target latents (contract 3) and each stimulus' image or sound.
 
     Returns what the manifest says of it, and the target space's name.
     """
     latents, stimuli, info = read_targets(targets_dir)
-    (out / "images").mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     np.save(out / "latents.npy", latents)
     write_json(info, out / "info.json")
     table = stimuli.copy()
-    if "image" in table.columns:
-        names = []
-        for stimulus_id, image in zip(table["stimulus_id"], table["image"], strict=True):
-            name = f"images/{stimulus_id}.png"
-            read_rgb(raw_dir / "stimuli" / image).save(out / name)
-            names.append(name)
-        table["image"] = names
+    for column, copy in MEDIA_COPIERS.items():
+        if column in table.columns:
+            table[column] = copy(table, raw_dir / "stimuli", out)
     write_tsv(table, out / "stimuli.tsv")
     summary = {"n_stimuli": len(table), "dim": int(latents.shape[1]),
                "splits": {str(k): int(v) for k, v in table["split"].value_counts().items()},
-               "images": "image" in table.columns}
+               "images": "image" in table.columns, "audio": "audio" in table.columns}
     return summary, str(info["name"])
 
 
@@ -124,8 +146,8 @@ def _signal(data: Preprocessed) -> dict[str, Any]:
 
 
 def export_bundle(cfg: ExportConfig, study: str, paths: dict[str, Path],
-                  preprocess: PreprocessConfig, generate: GenerateConfig, out_dir: Path
-                  ) -> dict[str, Any]:
+                  preprocess: PreprocessConfig, generate: GenerateConfig,
+                  evaluate: EvaluateConfig, out_dir: Path) -> dict[str, Any]:
     """Write a decoder bundle of ``study`` into the empty folder ``out_dir``.
 
     Parameters
@@ -137,9 +159,9 @@ def export_bundle(cfg: ExportConfig, study: str, paths: dict[str, Path],
     paths : dict
         ``raw`` (BIDS root), ``preprocessed``, ``targets``, ``encoder``, ``baseline``,
         ``generators`` (folders) and ``evaluate``, ``generation`` (metrics files).
-    preprocess, generate : Section
-        The study's preprocessing (what new recordings must go through) and generation
-        sampling settings.
+    preprocess, generate, evaluate : Section
+        The study's preprocessing (what new recordings must go through), generation
+        sampling settings and evaluation settings (what ``brainrecon evaluate`` scores).
     out_dir : Path
         The bundle folder (written into; see the module docstring for its layout).
 
@@ -180,6 +202,7 @@ def export_bundle(cfg: ExportConfig, study: str, paths: dict[str, Path],
         "examples": examples,
         "generators": generators,
         "generate": generate.model_dump(mode="json"),
+        "evaluate": evaluate.model_dump(mode="json"),
         "metrics": metrics,
         "licences": bundle_licences(read_source(paths["raw"]), target,
                                     {kind: spec["name"] for kind, spec in generators.items()},

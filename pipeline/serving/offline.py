@@ -53,7 +53,8 @@ def evaluate_bundle(bundle: Bundle, data: str | Path, out_dir: str | Path,
     out_dir : str or Path
         Receives ``evaluate.json``, ``topk.csv`` and ``plots/``.
     cfg : EvaluateConfig, optional
-        Metrics, averaging and bootstrap settings (the section's defaults if None).
+        Metrics, averaging and bootstrap settings; None: the study's own, as the bundle
+        carries them (the section's defaults for a bundle exported without them).
     targets : str or Path, optional
         Target latents of the data's stimuli (contract 3); default: the bundle's gallery.
 
@@ -79,7 +80,8 @@ def evaluate_bundle(bundle: Bundle, data: str | Path, out_dir: str | Path,
         preprocessed = _preprocessed(bundle, Path(data), scratch_dir)
         for model in ("encoder", "baseline"):
             predict_latents(bundle.root / model, preprocessed, scratch_dir / model, ("test",))
-        results = evaluate(cfg or EvaluateConfig(), scratch_dir / "encoder",
+        cfg = cfg or EvaluateConfig.model_validate(bundle.manifest.get("evaluate", {}))
+        results = evaluate(cfg, scratch_dir / "encoder",
                            scratch_dir / "baseline", targets, None, out_dir / "evaluate.json",
                            out_dir / "topk.csv", out_dir / "plots")
     return {"bundle": bundle.name, "data": str(data), **results}

@@ -2,7 +2,7 @@
 
 The signal-to-noise ratio ``snr`` is defined at the sensors, on the good channels, for a
 subject of response gain 1: the RMS of the noiseless evoked responses (over all stimuli of
-the study, all good channels and the ``RESPONSE_DURATION`` after each onset) divided by the
+the study, all good channels and each response's duration from its onset) divided by the
 expected RMS of the total noise (``NoiseModel.rms`` in :mod:`pipeline.simulate.noise`, all
 nuisance components together), both in noise units (so channel types of different SI
 units, MEG magnetometers and gradiometers, count alike). Each subject's responses are then
@@ -20,13 +20,11 @@ import pandas as pd
 from pipeline.simulate.faults import apply_channel_faults
 from pipeline.simulate.forward import Head, HeadTemplate, make_head
 from pipeline.simulate.noise import NoiseModel, background, make_noise_model
-from pipeline.simulate.responses import ResponseModel, sensor_responses
 from pipeline.simulate.schedule import recording_samples, trial_schedule
 from pipeline.simulate.seeding import make_rng
 
 if TYPE_CHECKING:
     from pipeline.config import SimulateConfig
-    from pipeline.simulate.stimuli import Stimuli
 
 
 @dataclass(frozen=True)
@@ -61,8 +59,8 @@ class SubjectSimulation:
 def simulate_subject(
     cfg: SimulateConfig,
     template: HeadTemplate,
-    responses: ResponseModel,
-    stimuli: Stimuli,
+    sources: np.ndarray,
+    stimuli: pd.DataFrame,
     subject_index: int,
 ) -> SubjectSimulation:
     """Build one subject: head, noise model, scaled evoked responses and trial schedule.
@@ -71,8 +69,10 @@ def simulate_subject(
     ----------
     cfg : SimulateConfig
     template : HeadTemplate
-    responses : ResponseModel
-    stimuli : Stimuli
+    sources : ndarray, shape (n_stimuli, n_sources, n_times)
+        The evoked sources' activity from each stimulus onset (the same for every subject).
+    stimuli : pandas.DataFrame
+        The stimulus table, rows in ``sources`` order.
     subject_index : int
         0-based.
 
@@ -83,11 +83,11 @@ def simulate_subject(
     head = make_head(template, cfg.seed, subject_index)
     noise = make_noise_model(cfg.noise, cfg.sfreq, template, head, cfg.seed, subject_index)
     gain = head.gains["evoked"] / noise.gain_scale[:, None]  # (C, S) noise units per A m
-    evoked = sensor_responses(responses, stimuli.latents, gain)  # (N, C, T) noise units
+    evoked = np.einsum("cs,nst->nct", gain, sources)  # (N, C, T) noise units
     evoked_rms = np.sqrt(np.mean(evoked[:, noise.good] ** 2))
     scale = head.response_gain * cfg.snr * noise.rms / evoked_rms
     evoked = noise.units[:, None] * evoked * scale  # (N, C, T) SI units
-    schedule = trial_schedule(stimuli.table, cfg, subject_index)
+    schedule = trial_schedule(stimuli, cfg, subject_index)
     return SubjectSimulation(subject_index, head, noise, evoked, schedule)
 
 
@@ -116,7 +116,7 @@ def record(subject: SubjectSimulation, seed: int) -> np.ndarray:
     ndarray, shape (n_channels, n_samples)
         SI units; ``n_samples`` from :func:`pipeline.simulate.schedule.recording_samples`.
     """
-    n_samples = recording_samples(subject.schedule, subject.noise.sfreq)
+    n_samples = recording_samples(subject.schedule, subject.noise.sfreq, subject.evoked.shape[-1])
     rng = make_rng(seed, "recording", subject.index)
     data = evoked_signal(subject, n_samples) + background(subject.noise, n_samples, rng)
     return apply_channel_faults(subject.noise, data, rng)

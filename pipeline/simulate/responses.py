@@ -82,7 +82,9 @@ def response_times(sfreq: float) -> np.ndarray:
     return np.arange(int(round(RESPONSE_DURATION * sfreq))) / sfreq
 
 
-def make_response_model(seed: int, n_sources: int, n_latents: int, sfreq: float) -> ResponseModel:
+def make_response_model(
+    seed: int, n_sources: int, n_latents: int, sfreq: float, stream: str = "responses"
+) -> ResponseModel:
     """Draw the readouts and kernels of the evoked sources.
 
     Parameters
@@ -95,12 +97,14 @@ def make_response_model(seed: int, n_sources: int, n_latents: int, sfreq: float)
         Dimension of the stimulus latents.
     sfreq : float
         Sampling rate in Hz.
+    stream : str
+        The random stream drawn from; models of different streams are independent.
 
     Returns
     -------
     ResponseModel
     """
-    rng = make_rng(seed, "responses")
+    rng = make_rng(seed, stream)
     shape = (n_sources, N_COMPONENTS)
     weights = READOUT_SCALE * rng.standard_normal((*shape, n_latents))
     biases = BIAS_SCALE * rng.standard_normal(shape)
@@ -145,19 +149,3 @@ def source_activity(model: ResponseModel, latents: np.ndarray) -> np.ndarray:
     ndarray, shape (n_stimuli, n_sources, n_times)
     """
     return np.einsum("nsk,skt->nst", source_amplitudes(model, latents), model.kernels)
-
-
-def sensor_responses(model: ResponseModel, latents: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """Noiseless sensor responses: the forward gain applied to the source activity.
-
-    Parameters
-    ----------
-    model : ResponseModel
-    latents : ndarray, shape (n_stimuli, n_latents)
-    gain : ndarray, shape (n_channels, n_sources)
-
-    Returns
-    -------
-    ndarray, shape (n_stimuli, n_channels, n_times)
-    """
-    return np.einsum("cs,nst->nct", gain, source_activity(model, latents))

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.simulate.responses import RESPONSE_DURATION
 from pipeline.simulate.seeding import make_rng
 
 if TYPE_CHECKING:
@@ -60,6 +59,15 @@ def trial_schedule(stimuli: pd.DataFrame, cfg: SimulateConfig, subject_index: in
     return schedule
 
 
-def recording_samples(schedule: pd.DataFrame, sfreq: float) -> int:
-    """Length in samples of a recording that holds every trial of ``schedule``."""
-    return int(schedule["sample"].max() + round((RESPONSE_DURATION + LEAD_OUT) * sfreq))
+def recording_samples(schedule: pd.DataFrame, sfreq: float, response_samples: int) -> int:
+    """Length in samples of a recording that holds every trial of ``schedule``.
+
+    Parameters
+    ----------
+    schedule : pandas.DataFrame
+        From :func:`trial_schedule`.
+    sfreq : float
+    response_samples : int
+        Samples of one response from its onset.
+    """
+    return int(schedule["sample"].max() + response_samples + round(LEAD_OUT * sfreq))

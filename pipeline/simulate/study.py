@@ -12,12 +12,10 @@ from pipeline.simulate.bids import (
     write_derivative_description,
     write_description,
     write_recording,
-    write_stimuli,
 )
 from pipeline.simulate.oracle import make_oracle, oracle_description, write_oracle
 from pipeline.simulate.recording import SubjectSimulation, record, simulate_subject
-from pipeline.simulate.responses import make_response_model
-from pipeline.simulate.stimuli import make_stimuli
+from pipeline.simulate.stimulus_sets import STIMULUS_SETS
 
 if TYPE_CHECKING:
     from pipeline.config import SimulateConfig
@@ -44,13 +42,14 @@ def _noise_units(subject: SubjectSimulation, types: list[str]) -> dict[str, floa
 
 
 def simulate_sensor_study(cfg: SimulateConfig, out_dir: Path, array: SensorArray) -> None:
-    """Simulate a study of image viewing recorded by ``array`` and write it as a BIDS root.
+    """Simulate a study recorded by ``array`` and write it as a BIDS root.
 
     Writes ``sub-XX/<datatype>/`` (via mne-bids, in the array's format, one annotation per
-    trial whose description is the stimulus id), ``stimuli/`` (stimuli.tsv, images/,
-    latents.npy), ``derivatives/oracle/`` (``sub-XX_oracle.npz`` and ``oracle.json``) and
-    ``derivatives/simulation/truth.json`` (each subject's bad channels, head position,
-    response gain, and the SI value of a noise unit per channel type).
+    trial whose description is the stimulus id), ``stimuli/`` (stimuli.tsv, the images or
+    the audio of ``cfg.stimulus``, latents.npy), ``derivatives/oracle/``
+    (``sub-XX_oracle.npz`` and ``oracle.json``) and ``derivatives/simulation/truth.json``
+    (each subject's bad channels, head position, response gain, and the SI value of a noise
+    unit per channel type).
 
     Parameters
     ----------
@@ -63,23 +62,24 @@ def simulate_sensor_study(cfg: SimulateConfig, out_dir: Path, array: SensorArray
     """
     out_dir = Path(out_dir)
     start = time.perf_counter()
-    stimuli = make_stimuli(cfg)
-    write_stimuli(out_dir, stimuli)
+    stimuli = STIMULUS_SETS.get(cfg.stimulus)(cfg)
+    stimuli.write(out_dir)
     logger.info(
-        "rendered %d stimuli (%s) in %.1f s", len(stimuli.table),
+        "made %d %s stimuli (%s) in %.1f s", len(stimuli.table), cfg.stimulus,
         ", ".join(f"{n} {s}" for s, n in stimuli.table["split"].value_counts().items()),
         time.perf_counter() - start,
     )
     template = array.make_template(cfg)
-    responses = make_response_model(cfg.seed, cfg.n_sources, stimuli.latents.shape[1], cfg.sfreq)
+    sources = stimuli.source_activity(cfg)  # (n_stimuli, n_sources, n_times)
     oracle_dir = out_dir / "derivatives" / "oracle"
     oracle_dir.mkdir(parents=True, exist_ok=True)
     truth, units = {}, {}
     for index in range(cfg.n_subjects):
         begin = time.perf_counter()
-        subject = simulate_subject(cfg, template, responses, stimuli, index)
+        subject = simulate_subject(cfg, template, sources, stimuli.table, index)
         recording = record(subject, cfg.seed)
-        write_recording(out_dir, subject.label, recording, template.info, subject.schedule, array)
+        write_recording(out_dir, subject.label, recording, template.info, subject.schedule, array,
+                        stimuli.task)
         oracle = make_oracle(subject, recording, stimuli.table, cfg)
         write_oracle(oracle, oracle_dir / f"sub-{subject.label}_oracle.npz")
         truth[subject.label] = _truth(subject)
@@ -99,5 +99,5 @@ def simulate_sensor_study(cfg: SimulateConfig, out_dir: Path, array: SensorArray
         simulation_dir / "truth.json",
     )
     write_derivative_description(simulation_dir, "brainrecon simulation truth")
-    write_description(out_dir, array.label, array.description)
+    write_description(out_dir, array.label, array.description, stimuli.summary)
     logger.info("simulated %d subjects in %.1f s", cfg.n_subjects, time.perf_counter() - start)

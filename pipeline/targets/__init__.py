@@ -9,9 +9,12 @@ from pipeline.targets import (  # noqa: E402, F401
     dinov2,
     efficientnet,
     joint,
+    mel,
     minilm,
     open_clip_target,
+    resemblyzer_target,
     simulator,
+    whisper_tiny,
 )
 from pipeline.targets.compute import compute_targets  # noqa: E402
 

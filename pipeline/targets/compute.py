@@ -17,7 +17,8 @@ from pipeline.targets.base import TargetOutput
 
 logger = logging.getLogger(__name__)
 
-STIMULUS_COLUMNS = ("stimulus_id", "split", "image", "caption")
+STIMULUS_COLUMNS = ("stimulus_id", "split", "caption")
+MEDIA_COLUMNS = ("image", "audio")  # a stimulus table holds at least one; paths in stimuli/
 
 
 def compute_targets(cfg: TargetsConfig, raw_dir: str | Path, out_dir: str | Path) -> dict:
@@ -28,12 +29,13 @@ def compute_targets(cfg: TargetsConfig, raw_dir: str | Path, out_dir: str | Path
     cfg : TargetsConfig
         The ``targets`` section of params.yaml (target name, batch size, threads, options).
     raw_dir : str or Path
-        The raw study root; reads ``stimuli/stimuli.tsv`` and what the target needs
-        (``stimuli/images/...`` or ``stimuli/latents.npy``).
+        The raw study root; reads ``stimuli/stimuli.tsv`` (stimulus_id, split, caption and
+        an ``image`` or an ``audio`` column) and what the target needs (``stimuli/images/...``,
+        ``stimuli/audio/...`` or ``stimuli/latents.npy``).
     out_dir : str or Path
         Where ``latents.npy`` (float32, [n_stimuli, dim]), ``stimuli.tsv`` (row order of the
-        latents) and ``info.json`` ({"name", "dim"}) are written; created if missing. A target
-        that returns a :class:`~pipeline.targets.base.TargetOutput` also writes
+        latents; the columns above) and ``info.json`` ({"name", "dim"}) are written; created
+        if missing. A target that returns a :class:`~pipeline.targets.base.TargetOutput` also writes
         ``text_latents.npy`` (float32, [n_stimuli, text_dim]; info key ``text_dim``) and
         ``weights.safetensors`` (info key ``weights``: the tensor names), and its own facts
         under ``info[<target name>]``.
@@ -50,7 +52,13 @@ def compute_targets(cfg: TargetsConfig, raw_dir: str | Path, out_dir: str | Path
     """
     stimuli_dir = Path(raw_dir) / "stimuli"
     stimuli = read_tsv(stimuli_dir / "stimuli.tsv", required=STIMULUS_COLUMNS)
-    stimuli = stimuli.astype({"stimulus_id": str, "split": str, "image": str})
+    media = [column for column in MEDIA_COLUMNS if column in stimuli.columns]
+    if not media:
+        raise DataError(
+            f"{stimuli_dir / 'stimuli.tsv'}: no column {' or '.join(MEDIA_COLUMNS)}; expected "
+            "the path of each stimulus' image or audio, relative to the stimuli folder"
+        )
+    stimuli = stimuli.astype({"stimulus_id": str, "split": str, **dict.fromkeys(media, str)})
     stimuli["caption"] = stimuli["caption"].fillna("").astype(str)
     duplicated = stimuli["stimulus_id"][stimuli["stimulus_id"].duplicated()].tolist()
     if duplicated:
@@ -67,7 +75,7 @@ def compute_targets(cfg: TargetsConfig, raw_dir: str | Path, out_dir: str | Path
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     np.save(out_dir / "latents.npy", latents)
-    write_tsv(stimuli[list(STIMULUS_COLUMNS)], out_dir / "stimuli.tsv")
+    write_tsv(stimuli[[*STIMULUS_COLUMNS[:2], *media, "caption"]], out_dir / "stimuli.tsv")
     info = {"name": cfg.name, "dim": int(latents.shape[1])}
     if output.text_latents is not None:
         text = checked_rows(output.text_latents, len(stimuli),

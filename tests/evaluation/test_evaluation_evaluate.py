@@ -102,3 +102,17 @@ def test_decoder_and_baseline_on_different_stimuli_is_a_data_error(
     with pytest.raises(DataError, match="baseline/trials.tsv: 5 test stimuli differ"):
         _run(study, tmp_path, EvaluateConfig(n_bootstrap=20))
     assert not (tmp_path / "out" / "metrics" / "evaluate.json").exists()
+
+
+def test_word_level_entries_beside_the_segment_metrics(make_study, tmp_path) -> None:
+    study = make_study(n_subjects=2, n_test=8, n_reps=2)
+    cfg = EvaluateConfig(metrics=["top1"], n_bootstrap=50, word_level=True)
+    results, out = _run(study, tmp_path, cfg)
+    assert {"word_top1_avg2", "word_top10_avg2"} <= set(results)
+    entry = results["word_top1_avg2"]
+    assert set(entry) == ENTRY_KEYS
+    # captions "object <id>": every query's words are "object" (in every caption) and its id
+    assert entry["oracle"] is not None and entry["decoder"] > entry["chance"]
+    assert results["word_top10_avg2"]["decoder"] == pytest.approx(1.0)  # 9 words in all
+    without = _run(study, tmp_path / "plain", EvaluateConfig(metrics=["top1"], n_bootstrap=50))[0]
+    assert not any(key.startswith("word_") for key in without)

@@ -1,4 +1,7 @@
-"""A tiny eeg study run through every stage in-process, exported as a bundle (session-wide)."""
+"""Tiny studies run through every stage in-process, exported as bundles (session-wide).
+
+``eeg`` (images) backs most serving tests; ``speech`` (heard sentences) the audio gallery.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +26,14 @@ from pipeline.studies import generate_study
 from pipeline.targets import compute_targets
 
 STUDY = "eeg"
+TINY_SPEECH = {"n_subjects": 1, "stimuli": {"train": 24, "val": 6, "test": 6},
+               "oracle": {"n_noise_epochs": 100}}
 
 
-def run_tiny_study(params_path: Path, root: Path) -> dict[str, Path]:
-    """Every stage of the eeg study of ``params_path`` into ``root``; the export's inputs."""
+def run_tiny_study(params_path: Path, root: Path, study: str = STUDY) -> dict[str, Path]:
+    """Every stage of ``study`` of ``params_path`` into ``root``; the export's inputs."""
     def section(name):
-        return load_section(name, params_path, STUDY)
+        return load_section(name, params_path, study)
 
     paths = {name: root / name for name in ("raw", "preprocessed", "targets", "generators")}
     paths.update(encoder=root / "models" / "decoder", baseline=root / "models" / "baseline",
@@ -62,29 +67,54 @@ def run_tiny_study(params_path: Path, root: Path) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def tiny_params_path(project_root, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("params") / "params.yaml"
-    path.write_text(yaml.safe_dump(tiny_params(project_root), sort_keys=False))
+    params = tiny_params(project_root)
+    speech = params["studies"]["speech"]["study"]["options"]["simulated"]
+    speech.update(TINY_SPEECH)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
+
+
+def _run_on_one_thread(params_path: Path, root: Path, study: str) -> dict[str, Path]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run_tiny_study(params_path, root, study)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _export(paths: dict[str, Path], params_path: Path, out: Path, study: str) -> Path:
+    out.mkdir()
+    export_bundle(load_section("export", params_path, study), study, paths,
+                  load_section("preprocess", params_path, study),
+                  load_section("generate", params_path, study),
+                  load_section("evaluate", params_path, study), out)
+    return out
 
 
 @pytest.fixture(scope="session")
 def tiny_study_paths(tiny_params_path, tmp_path_factory) -> dict[str, Path]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return run_tiny_study(tiny_params_path, tmp_path_factory.mktemp("study_run"))
-    finally:
-        torch.set_num_threads(threads)
+    return _run_on_one_thread(tiny_params_path, tmp_path_factory.mktemp("study_run"), STUDY)
 
 
 @pytest.fixture(scope="session")
 def bundle_dir(tiny_study_paths, tiny_params_path, tmp_path_factory) -> Path:
     """The exported bundle (read-only for tests: copy it before damaging it)."""
-    out = tmp_path_factory.mktemp("decoders") / STUDY
-    out.mkdir()
-    export_bundle(load_section("export", tiny_params_path, STUDY), STUDY, tiny_study_paths,
-                  load_section("preprocess", tiny_params_path, STUDY),
-                  load_section("generate", tiny_params_path, STUDY), out)
-    return out
+    return _export(tiny_study_paths, tiny_params_path,
+                   tmp_path_factory.mktemp("decoders") / STUDY, STUDY)
+
+
+@pytest.fixture(scope="session")
+def speech_study_paths(tiny_params_path, tmp_path_factory) -> dict[str, Path]:
+    """Every stage of a tiny study of heard speech, run in-process."""
+    return _run_on_one_thread(tiny_params_path, tmp_path_factory.mktemp("speech_run"), "speech")
+
+
+@pytest.fixture(scope="session")
+def speech_bundle_dir(speech_study_paths, tiny_params_path, tmp_path_factory) -> Path:
+    """The exported bundle of the tiny study of heard speech (read-only for tests)."""
+    return _export(speech_study_paths, tiny_params_path,
+                   tmp_path_factory.mktemp("speech") / "speech", "speech")
 
 
 @pytest.fixture(scope="session")

@@ -66,9 +66,10 @@ def test_responses_deterministic_per_subject_and_stimulus(template, tiny_cfg):
     stimuli = make_stimuli(tiny_cfg)
     model = make_response_model(tiny_cfg.seed, tiny_cfg.n_sources, stimuli.latents.shape[1],
                                 tiny_cfg.sfreq)
-    first = simulate_subject(tiny_cfg, template, model, stimuli, 0)
-    again = simulate_subject(tiny_cfg, template, model, stimuli, 0)
-    other = simulate_subject(tiny_cfg, template, model, stimuli, 1)
+    sources = source_activity(model, stimuli.latents)
+    first = simulate_subject(tiny_cfg, template, sources, stimuli.table, 0)
+    again = simulate_subject(tiny_cfg, template, sources, stimuli.table, 0)
+    other = simulate_subject(tiny_cfg, template, sources, stimuli.table, 1)
     np.testing.assert_array_equal(first.evoked, again.evoked)
     assert first.evoked.shape == (20, 64, response_times(tiny_cfg.sfreq).size)
     # responses differ across stimuli ...
@@ -87,7 +88,8 @@ def test_evoked_rms_follows_snr(template, make_config):
     cfg = make_config(snr=0.5)
     stimuli = stimuli_of(cfg)
     model = make_response_model(cfg.seed, cfg.n_sources, stimuli.latents.shape[1], cfg.sfreq)
-    subject = simulate_subject(cfg, template, model, stimuli, 0)
+    subject = simulate_subject(cfg, template, source_activity(model, stimuli.latents),
+                               stimuli.table, 0)
     good = subject.noise.good
     rms = np.sqrt(np.mean(subject.evoked[:, good] ** 2))
     expected = 0.5 * subject.noise.rms * subject.head.response_gain * subject.noise.units[0]

@@ -95,7 +95,8 @@ def evaluate_generated(cfg: EvaluateConfig, generated_dir: str | Path, raw_dir: 
     metrics_path : str or Path
         Where the metrics JSON is written.
     plots_dir : str or Path
-        Where ``reconstructions.png`` and ``per_stimulus.tsv`` are written, and the channel
+        Where ``reconstructions.png`` (when something was generated) and ``per_stimulus.tsv``
+        are written, and the channel
         report (``channel_captions.tsv`` and ``.png``) when ``channels`` is given.
     channels : ChannelInputs, optional
         The inputs of the LaVCa-style channel report (needs a fitted text generator).
@@ -129,7 +130,8 @@ def evaluate_generated(cfg: EvaluateConfig, generated_dir: str | Path, raw_dir: 
                 per_stimulus[f"{name}_{source}"] = column
     plots_dir.mkdir(parents=True, exist_ok=True)
     write_tsv(per_stimulus, plots_dir / "per_stimulus.tsv")
-    plot_sheet(test, outputs, cfg.sheet_rows, plots_dir / "reconstructions.png")
+    if outputs:  # a study that generates nothing (generators.kinds: []) has no sheet
+        plot_sheet(test, outputs, cfg.sheet_rows, plots_dir / "reconstructions.png")
     if channels is not None and "text" in summary["kinds"]:
         describe_channels(channels, raw_dir, cfg.seed, plots_dir)
     with atomic_output_file(metrics_path) as path:

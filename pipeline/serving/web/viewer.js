@@ -20,10 +20,11 @@ async function api(path, options = {}) {
   return body;
 }
 
-const imageUrl = (bundle, stimulusId) =>
-  `/api/bundles/${encodeURIComponent(bundle)}/gallery/${encodeURIComponent(stimulusId)}/image`;
+const mediaUrl = (bundle, stimulusId, media) =>
+  `/api/bundles/${encodeURIComponent(bundle)}/gallery/${encodeURIComponent(stimulusId)}/${media}`;
+const imageUrl = (bundle, stimulusId) => mediaUrl(bundle, stimulusId, "image");
 
-async function authorisedImage(img, url) {
+async function authorisedMedia(img, url) {
   const key = $("api-key").value;
   const response = await fetch(url, { headers: key ? { "X-API-Key": key } : {} });
   if (response.ok) img.src = URL.createObjectURL(await response.blob());
@@ -83,19 +84,33 @@ async function showTrial() {
     const model = $("model").value;
     const decoded = await api(`/api/bundles/${encodeURIComponent(state.bundle)}/examples/${index}?k=5&gallery=test&model=${model}`);
     const trial = decoded.trials[0];
-    await authorisedImage($("stimulus"), imageUrl(state.bundle, trial.stimulus_id));
-    $("stimulus-caption").textContent = `${trial.stimulus_id} · subject ${trial.subject}`;
+    const sounds = Boolean(state.gallery.audio);  // a study of heard speech: play, and read words
+    $("stimulus").hidden = sounds;
+    $("stimulus-audio").hidden = !sounds;
+    if (sounds) {
+      await authorisedMedia($("stimulus-audio"), mediaUrl(state.bundle, trial.stimulus_id, "audio"));
+    } else {
+      await authorisedMedia($("stimulus"), imageUrl(state.bundle, trial.stimulus_id));
+    }
+    const heard = decoded.matches[0].find((m) => m.stimulus_id === trial.stimulus_id);
+    const words = sounds && heard && heard.caption ? ` · “${heard.caption}”` : "";
+    $("stimulus-caption").textContent = `${trial.stimulus_id} · subject ${trial.subject}${words}`;
     const list = $("matches");
     list.replaceChildren();
     for (const match of decoded.matches[0]) {
       const item = document.createElement("li");
       if (match.stimulus_id === trial.stimulus_id) item.className = "correct";
-      const img = document.createElement("img");
-      img.alt = match.stimulus_id;
       const rank = list.children.length + 1;
-      item.append(img, document.createTextNode(`${rank}. ${match.stimulus_id} (${match.score.toFixed(3)})`));
+      const label = `${rank}. ${match.stimulus_id} (${match.score.toFixed(3)})`;
+      if (sounds) {  // a segment of speech: its words
+        item.append(document.createTextNode(`${label}: ${match.caption || ""}`));
+      } else {
+        const img = document.createElement("img");
+        img.alt = match.stimulus_id;
+        item.append(img, document.createTextNode(label));
+        authorisedMedia(img, imageUrl(state.bundle, match.stimulus_id));
+      }
       list.append(item);
-      authorisedImage(img, imageUrl(state.bundle, match.stimulus_id));
     }
     const latent = decoded.latents[0];
     const kinds = state.generators;
@@ -115,6 +130,7 @@ async function chooseBundle() {
   try {
     const info = await api(`/api/bundles/${encodeURIComponent(state.bundle)}`);
     state.generators = info.generators;
+    state.gallery = info.gallery || {};
     showMetrics(info.metrics);
     state.examples = await api(`/api/bundles/${encodeURIComponent(state.bundle)}/examples`);
     $("trial").replaceChildren(...state.examples.map(

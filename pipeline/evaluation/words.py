@@ -1,0 +1,169 @@
+"""Word-level decoding from segment retrieval: which words did the person hear?
+
+Each test stimulus carries words (its caption: the words spoken in a speech segment). A
+query's score for a word is its best score among the gallery stimuli holding that word
+(max-pooling over segments); the words of the query's true stimulus are then ranked among
+every word of the test captions. ``word_top{k}`` is, per query, the fraction of its true
+words ranked among the ``k`` best (ties broken at random, as for :func:`top_k`), averaged
+over queries whose stimulus holds at least one word.
+
+Frequent words sit in more segments, so they win the max-pooling more often even from
+random scores: chance is therefore estimated by Monte Carlo, the same metric on
+independent standard normal scores (``N_CHANCE_DRAWS`` draws), not by ``k / n_words``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import partial
+
+import numpy as np
+
+from pipeline.evaluation.metrics import Metric
+from pipeline.evaluation.retrieval import RetrievalScores
+
+WORD_KS = (1, 10)
+N_CHANCE_DRAWS = 200
+
+
+@dataclass(frozen=True)
+class WordMembership:
+    """Which gallery stimulus holds which word.
+
+    Attributes
+    ----------
+    words : tuple of str
+        Every word of the gallery's captions, sorted.
+    contains : ndarray of bool, shape (n_gallery, n_words)
+    """
+
+    words: tuple[str, ...]
+    contains: np.ndarray
+
+
+def word_membership(gallery: tuple[str, ...], captions: Mapping[str, str]) -> WordMembership:
+    """Words of each gallery stimulus' caption (lower-cased, split on white space).
+
+    Parameters
+    ----------
+    gallery : tuple of str
+        Stimulus ids, the gallery columns.
+    captions : mapping of str to str
+        Caption of each stimulus id.
+
+    Returns
+    -------
+    WordMembership
+    """
+    heard = [set(str(captions[stimulus_id]).lower().split()) for stimulus_id in gallery]
+    words = tuple(sorted(set().union(*heard)))
+    column = {word: index for index, word in enumerate(words)}
+    contains = np.zeros((len(gallery), len(words)), dtype=bool)
+    for row, segment in enumerate(heard):
+        contains[row, [column[word] for word in segment]] = True
+    return WordMembership(words, contains)
+
+
+def word_scores(scores: np.ndarray, membership: WordMembership) -> np.ndarray:
+    """Each query's best score among the stimuli holding each word. (n_query, n_words)."""
+    return np.stack(
+        [scores[:, holders].max(axis=1) for holders in membership.contains.T], axis=1
+    )
+
+
+def word_top_k(
+    scores: np.ndarray, true_index: np.ndarray, membership: WordMembership, k: int
+) -> np.ndarray:
+    """Per query, the fraction of its true stimulus' words ranked among the ``k`` best words.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n_query, n_gallery)
+    true_index : ndarray of int, shape (n_query,)
+    membership : WordMembership
+    k : int
+
+    Returns
+    -------
+    ndarray, shape (n_query,)
+        NaN for a query whose stimulus holds no word.
+    """
+    by_word = word_scores(np.asarray(scores, dtype=np.float64), membership)  # (n_query, W)
+    values = np.full(len(by_word), np.nan)
+    for query, (row, truth) in enumerate(zip(by_word, true_index, strict=True)):
+        true_words = np.flatnonzero(membership.contains[truth])
+        if true_words.size == 0:
+            continue
+        true_scores = row[true_words][:, None]  # (n_true, 1)
+        above = (row[None] > true_scores).sum(axis=1)
+        tied = (row[None] == true_scores).sum(axis=1) - 1
+        values[query] = np.clip((k - above) / (tied + 1), 0.0, 1.0).mean()
+    return values
+
+
+def word_chance(
+    true_index: np.ndarray, membership: WordMembership, k: int, seed: int
+) -> float:
+    """Mean ``word_top{k}`` from independent standard normal scores (Monte Carlo).
+
+    Parameters
+    ----------
+    true_index : ndarray of int, shape (n_query,)
+        The queries' true stimuli (only those holding words count).
+    membership : WordMembership
+    k : int
+    seed : int
+
+    Returns
+    -------
+    float
+    """
+    rng = np.random.default_rng(seed)
+    n_gallery = membership.contains.shape[0]
+    draws = [
+        np.nanmean(word_top_k(rng.standard_normal((len(true_index), n_gallery)), true_index,
+                              membership, k))
+        for _ in range(N_CHANCE_DRAWS)
+    ]
+    return float(np.mean(draws))
+
+
+def with_words(retrieval: RetrievalScores | None, membership: WordMembership) -> (
+        RetrievalScores | None):
+    """The queries of ``retrieval`` whose true stimulus holds at least one word."""
+    if retrieval is None:
+        return None
+    keep = membership.contains[retrieval.true_index].any(axis=1)
+    return replace(
+        retrieval,
+        scores=retrieval.scores[keep],
+        true_index=retrieval.true_index[keep],
+        query_stimulus=retrieval.query_stimulus[keep],
+        query_subject=retrieval.query_subject[keep],
+    )
+
+
+def word_metric(membership: WordMembership, true_index: np.ndarray, k: int, seed: int) -> Metric:
+    """``word_top{k}`` as a metric over these queries, its chance estimated once.
+
+    Parameters
+    ----------
+    membership : WordMembership
+    true_index : ndarray of int
+        The queries' true stimuli, for the chance estimate.
+    k : int
+    seed : int
+        Seed of the chance estimate.
+
+    Returns
+    -------
+    Metric
+    """
+    chance = word_chance(true_index, membership, k, seed)
+    return Metric(
+        name=f"word_top{k}",
+        per_query=partial(word_top_k, membership=membership, k=k),
+        chance=lambda n_gallery: chance,
+        label=f"word top-{k} accuracy",
+    )
