@@ -16,11 +16,18 @@ from pipeline.evaluation import METRICS
 from pipeline.evaluation.bootstrap import bootstrap_ci
 from pipeline.evaluation.metrics import Metric, top_k_curve
 from pipeline.evaluation.oracle import oracle_scores
-from pipeline.evaluation.plots import plot_retrieval, plot_similarity, plot_topk
+from pipeline.evaluation.plots import plot_retrieval, plot_similarity, plot_topk, plot_words
 from pipeline.evaluation.report import format_results
 from pipeline.evaluation.retrieval import RetrievalScores, count_repetitions, retrieval_scores
 from pipeline.evaluation.subject_groups import subject_groups, subset, unseen_subjects
-from pipeline.evaluation.words import WORD_KS, with_words, word_membership, word_metric
+from pipeline.evaluation.words import (
+    TABLE_K,
+    WORD_KS,
+    with_words,
+    word_membership,
+    word_metric,
+    word_table,
+)
 from pipeline.io import atomic_output_file, read_json, write_json
 
 logger = logging.getLogger(__name__)
@@ -130,15 +137,19 @@ def metric_entry(
     }
 
 
-def word_entries(
+def word_report(
     stimuli: pd.DataFrame,
     decoder: RetrievalScores,
     baseline: RetrievalScores,
     oracle: RetrievalScores | None,
     cfg: EvaluateConfig,
     suffix: str,
+    plots_dir: Path,
 ) -> dict[str, dict[str, Any]]:
-    """Word-level entries (:mod:`pipeline.evaluation.words`) keyed ``word_top{k}_{suffix}``.
+    """Word-level entries (:mod:`pipeline.evaluation.words`) and the per-word table.
+
+    Writes ``words.tsv`` (each test word's word top-``TABLE_K`` per model) and ``words.png``
+    into ``plots_dir``.
 
     Parameters
     ----------
@@ -148,12 +159,14 @@ def word_entries(
         As for :func:`metric_entry`.
     cfg : EvaluateConfig
     suffix : str
+    plots_dir : Path
 
     Returns
     -------
     dict
-        One :func:`metric_entry` per k of ``WORD_KS``, over the queries whose stimulus holds
-        words; empty when no test caption holds a word.
+        One :func:`metric_entry` per k of ``WORD_KS``, keyed ``word_top{k}_{suffix}``, over
+        the queries whose stimulus holds words; empty (and nothing written) when no test
+        caption holds a word.
     """
     captions = dict(zip(stimuli["stimulus_id"].astype(str), stimuli["caption"].fillna(""),
                         strict=True))
@@ -161,13 +174,24 @@ def word_entries(
     if not membership.words:
         logger.info("no test caption holds a word; no word-level scores")
         return {}
-    models = [with_words(model, membership) for model in (decoder, baseline, oracle)]
-    return {
+    models = dict(zip(("decoder", "baseline", "oracle"),
+                      (with_words(model, membership) for model in (decoder, baseline, oracle)),
+                      strict=True))
+    entries = {
         f"word_top{k}_{suffix}": metric_entry(
-            word_metric(membership, models[0].true_index, k, cfg.seed), *models, cfg
+            word_metric(membership, models["decoder"].true_index, k, cfg.seed),
+            *models.values(), cfg,
         )
         for k in WORD_KS
     }
+    table = word_table(models, membership, TABLE_K).round(DIGITS)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_output_file(plots_dir / "words.tsv") as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
+    chance = entries[f"word_top{TABLE_K}_{suffix}"]["chance"]
+    plot_words(table, TABLE_K, chance, f"{len(table)} test words: top-{TABLE_K} among them",
+               plots_dir / "words.png")
+    return entries
 
 
 def topk_table(
@@ -221,7 +245,8 @@ def evaluate(
     topk_path : Path
         The CSV of top-k curves to write.
     plots_dir : Path
-        Where ``retrieval.png``, ``topk.png`` and ``similarity.png`` are written (created).
+        Where ``retrieval.png``, ``topk.png`` and ``similarity.png`` are written (created),
+        and with ``cfg.word_level`` ``words.tsv`` and ``words.png``.
 
     Returns
     -------
@@ -270,7 +295,7 @@ def evaluate(
         for name in cfg.metrics
     }
     if cfg.word_level:
-        entries.update(word_entries(stimuli, decoder, baseline, oracle, cfg, suffix))
+        entries.update(word_report(stimuli, decoder, baseline, oracle, cfg, suffix, plots_dir))
     unseen = unseen_subjects(predictions_dir, baseline_dir)
     if unseen:  # leave-subjects-out: the seen and the held-out subjects' queries apart
         results["held_out_subjects"] = unseen

@@ -116,3 +116,41 @@ def plot_similarity(retrieval: RetrievalScores, title: str, path: Path) -> None:
     axis.set_ylabel(f"query ({retrieval.n_queries}, sorted by true stimulus)")
     axis.set_title(title)
     _save(figure, path)
+
+
+def plot_words(table: pd.DataFrame, k: int, chance: float, title: str, path: Path,
+               n_labels: int = 12) -> None:
+    """Each test word's top-k accuracy against the number of test stimuli holding it.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns word, n_stimuli and one per model (decoder, baseline, oracle; missing ones
+        are skipped), as :func:`pipeline.evaluation.words.word_table` returns.
+    k : int
+    chance : float
+        The mean chance level over queries, drawn as a dashed line.
+    title : str
+    path : Path
+        The PNG to write.
+    n_labels : int
+        The most frequent words are named on the decoder's points.
+    """
+    figure = Figure(figsize=(6.5, 4.5))
+    axis = figure.subplots()
+    jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(table))  # (n_words,)
+    for model in MODELS:
+        if model in table.columns:
+            axis.scatter(table["n_stimuli"] * np.exp(jitter), table[model], s=12, alpha=0.6,
+                         color=COLOURS[model], label=model)
+    for _, row in table.head(n_labels).iterrows():
+        axis.annotate(row["word"], (row["n_stimuli"], row["decoder"]), fontsize=7,
+                      xytext=(3, 3), textcoords="offset points")
+    axis.axhline(chance, color=COLOURS["chance"], linestyle="--", label="chance (mean)")
+    axis.set_xscale("log")
+    axis.set_xlabel("test stimuli holding the word")
+    axis.set_ylabel(f"word top-{k} accuracy")
+    axis.set_ylim(-0.02, 1.02)
+    axis.set_title(title)
+    axis.legend(loc="lower right", fontsize=8)
+    _save(figure, path)

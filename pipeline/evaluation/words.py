@@ -19,11 +19,13 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
+import pandas as pd
 
 from pipeline.evaluation.metrics import Metric
 from pipeline.evaluation.retrieval import RetrievalScores
 
 WORD_KS = (1, 10)
+TABLE_K = 10  # the k of the per-word table (words.tsv, words.png)
 N_CHANCE_DRAWS = 200
 
 
@@ -72,6 +74,40 @@ def word_scores(scores: np.ndarray, membership: WordMembership) -> np.ndarray:
     )
 
 
+def word_hits(
+    scores: np.ndarray, true_index: np.ndarray, membership: WordMembership, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether each true word of each query ranks among the ``k`` best words.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n_query, n_gallery)
+    true_index : ndarray of int, shape (n_query,)
+    membership : WordMembership
+    k : int
+
+    Returns
+    -------
+    query, word : ndarray of int, shape (n_pairs,)
+        One pair per (query, word of its true stimulus).
+    hit : ndarray, shape (n_pairs,)
+        The probability that the word ranks among the ``k`` best, ties broken at random.
+    """
+    by_word = word_scores(np.asarray(scores, dtype=np.float64), membership)  # (n_query, W)
+    queries, words, hits = [], [], []
+    for query, (row, truth) in enumerate(zip(by_word, true_index, strict=True)):
+        true_words = np.flatnonzero(membership.contains[truth])
+        true_scores = row[true_words][:, None]  # (n_true, 1)
+        above = (row[None] > true_scores).sum(axis=1)
+        tied = (row[None] == true_scores).sum(axis=1) - 1
+        queries.append(np.full(true_words.size, query))
+        words.append(true_words)
+        hits.append(np.clip((k - above) / (tied + 1), 0.0, 1.0))
+    if not queries:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return np.concatenate(queries), np.concatenate(words), np.concatenate(hits)
+
+
 def word_top_k(
     scores: np.ndarray, true_index: np.ndarray, membership: WordMembership, k: int
 ) -> np.ndarray:
@@ -89,17 +125,40 @@ def word_top_k(
     ndarray, shape (n_query,)
         NaN for a query whose stimulus holds no word.
     """
-    by_word = word_scores(np.asarray(scores, dtype=np.float64), membership)  # (n_query, W)
-    values = np.full(len(by_word), np.nan)
-    for query, (row, truth) in enumerate(zip(by_word, true_index, strict=True)):
-        true_words = np.flatnonzero(membership.contains[truth])
-        if true_words.size == 0:
+    query, _, hit = word_hits(scores, true_index, membership, k)
+    n_query = len(true_index)
+    counts = np.bincount(query, minlength=n_query)
+    sums = np.bincount(query, weights=hit, minlength=n_query)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def word_table(models: Mapping[str, RetrievalScores | None], membership: WordMembership,
+               k: int) -> pd.DataFrame:
+    """Each test word's ``word_top{k}`` per model, over the queries whose stimulus holds it.
+
+    Parameters
+    ----------
+    models : mapping of str to RetrievalScores or None
+        Model name -> its scores (None: left out).
+    membership : WordMembership
+    k : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        word, n_stimuli (test stimuli holding it), one column per model; most frequent first.
+    """
+    table = pd.DataFrame({"word": membership.words,
+                          "n_stimuli": membership.contains.sum(axis=0)})
+    for name, retrieval in models.items():
+        if retrieval is None:
             continue
-        true_scores = row[true_words][:, None]  # (n_true, 1)
-        above = (row[None] > true_scores).sum(axis=1)
-        tied = (row[None] == true_scores).sum(axis=1) - 1
-        values[query] = np.clip((k - above) / (tied + 1), 0.0, 1.0).mean()
-    return values
+        _, word, hit = word_hits(retrieval.scores, retrieval.true_index, membership, k)
+        counts = np.bincount(word, minlength=len(membership.words))
+        sums = np.bincount(word, weights=hit, minlength=len(membership.words))
+        table[name] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return table.sort_values(["n_stimuli", "word"], ascending=[False, True],
+                             ignore_index=True)
 
 
 def word_chance(

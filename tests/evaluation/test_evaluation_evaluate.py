@@ -114,5 +114,11 @@ def test_word_level_entries_beside_the_segment_metrics(make_study, tmp_path) -> 
     # captions "object <id>": every query's words are "object" (in every caption) and its id
     assert entry["oracle"] is not None and entry["decoder"] > entry["chance"]
     assert results["word_top10_avg2"]["decoder"] == pytest.approx(1.0)  # 9 words in all
-    without = _run(study, tmp_path / "plain", EvaluateConfig(metrics=["top1"], n_bootstrap=50))[0]
-    assert not any(key.startswith("word_") for key in without)
+    words = pd.read_csv(out / "plots" / "words.tsv", sep="\t")
+    assert list(words.columns) == ["word", "n_stimuli", "decoder", "baseline", "oracle"]
+    assert words["word"].iloc[0] == "object" and words["n_stimuli"].iloc[0] == 8
+    assert (out / "plots" / "words.png").read_bytes().startswith(PNG_SIGNATURE)
+    plain, plain_out = _run(study, tmp_path / "plain",
+                            EvaluateConfig(metrics=["top1"], n_bootstrap=50))
+    assert not any(key.startswith("word_") for key in plain)
+    assert not (plain_out / "plots" / "words.tsv").exists()

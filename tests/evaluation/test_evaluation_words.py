@@ -12,6 +12,7 @@ from pipeline.evaluation.words import (
     word_chance,
     word_membership,
     word_metric,
+    word_table,
     word_top_k,
 )
 
@@ -77,3 +78,18 @@ def test_chance_favours_frequent_words_and_matches_random_scores():
     assert observed == pytest.approx(chance, abs=0.02)
     metric = word_metric(membership, true_index, 1, seed=0)
     assert metric.name == "word_top1" and metric.chance(40) == pytest.approx(chance)
+
+
+def test_word_table_scores_each_word_over_the_queries_holding_it(membership):
+    scores = np.array([[0.0, 0.0, 1.0, 0.0],   # s0's query retrieves s2
+                       [0.0, 1.0, 0.0, 0.0],   # s1's query retrieves s1
+                       [0.0, 0.0, 1.0, 0.0]])  # s2's query retrieves s2
+    retrieval = RetrievalScores(scores, np.arange(3), np.array(GALLERY[:3]),
+                                np.array(["01"] * 3), GALLERY)
+    table = word_table({"decoder": retrieval, "oracle": None}, membership, 2).set_index("word")
+    assert list(table.columns) == ["n_stimuli", "decoder"]
+    assert table.index[0] == "the" and table.loc["the", "n_stimuli"] == 3
+    # "boat": first of two tied words for s1's query, one of six for s2's: (1 + 2/6) / 2
+    assert table.loc["boat", "decoder"] == pytest.approx(2 / 3)
+    assert table.loc["farmer", "decoder"] == 0.0  # s0's words lose to s2's six
+    assert table.loc["river", "decoder"] == pytest.approx(2 / 6)  # tied among s2's six
