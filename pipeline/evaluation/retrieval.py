@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,12 @@ class RetrievalScores:
     def n_queries(self) -> int:
         """Number of queries (rows of ``scores``)."""
         return int(self.scores.shape[0])
+
+    def queries(self, keep: np.ndarray) -> RetrievalScores:
+        """The queries where ``keep`` (bool, (n_query,)) is true, against the same gallery."""
+        return replace(self, scores=self.scores[keep], true_index=self.true_index[keep],
+                       query_stimulus=self.query_stimulus[keep],
+                       query_subject=self.query_subject[keep])
 
 
 def zero_shot_gallery(

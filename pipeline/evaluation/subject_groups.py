@@ -7,7 +7,6 @@ scores their queries apart from those of the seen subjects, on the same gallery.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +42,7 @@ def subset(retrieval: RetrievalScores | None, subjects: list[str]) -> RetrievalS
     """The queries of ``subjects`` only (same gallery); None stays None."""
     if retrieval is None:
         return None
-    keep = np.isin(retrieval.query_subject, subjects)  # (n_query,)
-    return replace(
-        retrieval,
-        scores=retrieval.scores[keep],
-        true_index=retrieval.true_index[keep],
-        query_stimulus=retrieval.query_stimulus[keep],
-        query_subject=retrieval.query_subject[keep],
-    )
+    return retrieval.queries(np.isin(retrieval.query_subject, subjects))
 
 
 def subject_groups(retrieval: RetrievalScores, unseen: list[str]) -> dict[str, list[str]]:

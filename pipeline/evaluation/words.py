@@ -15,7 +15,7 @@ independent standard normal scores (``N_CHANCE_DRAWS`` draws), not by ``k / n_wo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -193,14 +193,7 @@ def with_words(retrieval: RetrievalScores | None, membership: WordMembership) ->
     """The queries of ``retrieval`` whose true stimulus holds at least one word."""
     if retrieval is None:
         return None
-    keep = membership.contains[retrieval.true_index].any(axis=1)
-    return replace(
-        retrieval,
-        scores=retrieval.scores[keep],
-        true_index=retrieval.true_index[keep],
-        query_stimulus=retrieval.query_stimulus[keep],
-        query_subject=retrieval.query_subject[keep],
-    )
+    return retrieval.queries(membership.contains[retrieval.true_index].any(axis=1))
 
 
 def word_metric(membership: WordMembership, true_index: np.ndarray, k: int, seed: int) -> Metric:
