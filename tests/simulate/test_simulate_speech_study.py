@@ -170,3 +170,11 @@ def test_the_mel_target_reads_the_study(speech_root, tmp_path):
     assert info["n_stimuli"] == 20
     written = pd.read_csv(tmp_path / "stimuli.tsv", sep="\t")
     assert list(written.columns) == ["stimulus_id", "split", "audio", "caption"]
+
+
+def test_meg_hears_speech_too(tmp_path, speech_config):
+    simulate_study(speech_config(modality="meg", n_subjects=1,
+                                 stimuli={"train": 4, "val": 2, "test": 2}), tmp_path)
+    assert next(tmp_path.glob("sub-01/meg/*_task-listening_meg.fif")).stat().st_size > 0
+    oracle = json.loads((tmp_path / "derivatives" / "oracle" / "oracle.json").read_text())
+    assert oracle["space"] == "evoked subspace" and oracle["tmax"] == 3.0
