@@ -35,9 +35,10 @@ def plot_sheet(test: StimulusSet, outputs: Mapping[str, Mapping[str, Output]], r
                path: Path) -> None:
     """Draw the first ``rows`` test stimuli with what was generated for them.
 
-    Columns: the stimulus; the image generated from the decoder's latent and from the true
-    latent (the ceiling); the decoder's caption (the true one below it); a view of the 3D
-    object decoded from the brain. Kinds that were not generated are left out.
+    Columns: the stimulus image; the image generated from the decoder's latent and from the
+    true latent (the ceiling); the decoder's caption (the true one below it); a view of the 3D
+    object decoded from the brain. Kinds that were not generated are left out, and so is the
+    stimulus column for stimuli without images (speech: the caption cell names the stimulus).
 
     Parameters
     ----------
@@ -54,26 +55,29 @@ def plot_sheet(test: StimulusSet, outputs: Mapping[str, Mapping[str, Output]], r
     images = outputs.get("image", {})
     captions = outputs.get("text", {}).get("decoder")
     shapes = outputs.get("shape", {}).get("decoder")
-    columns = ["stimulus", *[f"image: {s}" for s in ("decoder", "ceiling") if s in images]]
+    shown = "image" in test.table.columns
+    columns = ["stimulus"] if shown else []
+    columns += [f"image: {s}" for s in ("decoder", "ceiling") if s in images]
     columns += ["caption: decoder"] if captions is not None else []
     columns += ["3D: decoder"] if shapes is not None else []
     widths = [2.6 if name.startswith("caption") else 1.0 for name in columns]
     figure = Figure(figsize=(1.25 * sum(widths), 1.3 * n + 0.4))
     grid = figure.add_gridspec(n, len(columns), width_ratios=widths)
-    stimulus_images = test.images(VIEW_SIZE)
+    stimulus_images = test.images(VIEW_SIZE) if shown else None
     views = _shape_views(shapes, n) if shapes is not None else None
     for row in range(n):
         sid = test.table["stimulus_id"].iloc[row]
         for col, name in enumerate(columns):
             axis = figure.add_subplot(grid[row, col])
             title = name if row == 0 else ""
+            named = f"{title}\n{sid}" if title else sid  # a title that names the stimulus
             if name == "stimulus":
-                _image_cell(axis, stimulus_images[row], f"{title}\n{sid}" if title else sid)
+                _image_cell(axis, stimulus_images[row], named)
             elif name.startswith("image"):
                 _image_cell(axis, images[name.split(": ")[1]].images[row], title)
             elif name.startswith("caption"):
                 _caption_cell(axis, captions.captions[row], test.table["caption"].iloc[row])
-                axis.set_title(title, fontsize=7)
+                axis.set_title(title if shown else named, fontsize=7)
             else:
                 _image_cell(axis, views[row], title)
     _save(figure, path)
