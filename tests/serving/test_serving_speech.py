@@ -18,6 +18,7 @@ def test_speech_gallery_serves_sounds_and_words(speech_bundle_dir):
     assert bundle.manifest["gallery"]["audio"] is True
     assert bundle.manifest["gallery"]["images"] is False
     assert bundle.manifest["target"]["name"] == "mel"
+    assert bundle.manifest["licences"]["target"]["licence"].startswith("no weights")
     client = TestClient(create_app({"speech": bundle}))
     examples = client.get("/api/bundles/speech/examples").json()
     decoded = client.get("/api/bundles/speech/examples/0?k=3").json()
