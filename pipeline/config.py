@@ -99,7 +99,10 @@ class SpeechConfig(Section):
         3.0, gt=0.5, le=10.0, description="seconds of each stimulus, cut from the sentences"
     )
     pause: float = Field(0.3, ge=0, le=2.0, description="silence (s) between two sentences")
-    audio_sfreq: int = Field(16000, ge=8000, le=48000, description="rate of the written WAVs")
+    audio_sfreq: int = Field(
+        16000, ge=16000, le=48000, description="rate of the written WAVs (the band envelopes "
+        "reach 7 kHz)"
+    )
     n_bands: int = Field(8, ge=1, le=64, description="frequency bands driving the responses")
     word_latent_dim: int = Field(16, ge=1, description="dimension of each word's latent")
     weights: SpeechFeatureWeights = SpeechFeatureWeights()

@@ -12,13 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from math import gcd
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.signal import resample_poly
 
+from pipeline.audio import resample
 from pipeline.simulate.seeding import make_rng
 from pipeline.simulate.sentences import SentenceSource
 from pipeline.simulate.speech import Synthesiser
@@ -52,14 +51,6 @@ class Segments:
     audio: np.ndarray
     sfreq: int
     words: pd.DataFrame
-
-
-def _resample(waveform: np.ndarray, source: int, target: int) -> np.ndarray:
-    """Polyphase resampling from ``source`` to ``target`` Hz (float32)."""
-    if source == target:
-        return waveform.astype(np.float32)
-    factor = gcd(source, target)
-    return resample_poly(waveform, target // factor, source // factor).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -117,7 +108,7 @@ def _cut(
         start_sample = int(round(begin * native))
         piece = stream.waveform[start_sample : start_sample + native_samples]
         piece = np.pad(piece, (0, native_samples - piece.size))
-        audio.append(_resample(piece, native, cfg.speech.audio_sfreq))
+        audio.append(resample(piece, native, cfg.speech.audio_sfreq))
         inside = words[(words["onset"] >= begin) & (words["onset"] < end)]
         table = pd.DataFrame({
             "stimulus_id": stimulus_id,

@@ -9,7 +9,6 @@ check for them with :func:`require` before loading anything.
 from __future__ import annotations
 
 import logging
-import math
 import struct
 import warnings
 from collections.abc import Iterator
@@ -19,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.io import wavfile
-from scipy.signal import resample_poly
 
+from pipeline.audio import resample
 from pipeline.errors import DataError, ParamsError
 
 logger = logging.getLogger(__name__)
@@ -92,10 +91,7 @@ def read_wav(path: Path) -> np.ndarray:
     waveform = to_float(data)
     if waveform.ndim == 2:
         waveform = waveform.mean(axis=1)  # (n_samples, channels) -> (n_samples,)
-    if rate != RATE:
-        common = math.gcd(RATE, rate)
-        waveform = resample_poly(waveform, RATE // common, rate // common)
-    return waveform.astype(np.float32)
+    return resample(waveform, rate, RATE)
 
 
 def to_float(data: np.ndarray) -> np.ndarray:

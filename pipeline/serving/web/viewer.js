@@ -24,10 +24,10 @@ const mediaUrl = (bundle, stimulusId, media) =>
   `/api/bundles/${encodeURIComponent(bundle)}/gallery/${encodeURIComponent(stimulusId)}/${media}`;
 const imageUrl = (bundle, stimulusId) => mediaUrl(bundle, stimulusId, "image");
 
-async function authorisedMedia(img, url) {
+async function authorisedMedia(element, url) {  // an <img> or <audio>: the key travels too
   const key = $("api-key").value;
   const response = await fetch(url, { headers: key ? { "X-API-Key": key } : {} });
-  if (response.ok) img.src = URL.createObjectURL(await response.blob());
+  if (response.ok) element.src = URL.createObjectURL(await response.blob());
 }
 
 function option(value, text) {
@@ -84,7 +84,7 @@ async function showTrial() {
     const model = $("model").value;
     const decoded = await api(`/api/bundles/${encodeURIComponent(state.bundle)}/examples/${index}?k=5&gallery=test&model=${model}`);
     const trial = decoded.trials[0];
-    const sounds = Boolean(state.gallery.audio);  // a study of heard speech: play, and read words
+    const sounds = Boolean(state.gallery.audio);  // heard speech: play it; matches show words
     $("stimulus").hidden = sounds;
     $("stimulus-audio").hidden = !sounds;
     if (sounds) {
@@ -92,9 +92,7 @@ async function showTrial() {
     } else {
       await authorisedMedia($("stimulus"), imageUrl(state.bundle, trial.stimulus_id));
     }
-    const heard = decoded.matches[0].find((m) => m.stimulus_id === trial.stimulus_id);
-    const words = sounds && heard && heard.caption ? ` · “${heard.caption}”` : "";
-    $("stimulus-caption").textContent = `${trial.stimulus_id} · subject ${trial.subject}${words}`;
+    $("stimulus-caption").textContent = `${trial.stimulus_id} · subject ${trial.subject}`;
     const list = $("matches");
     list.replaceChildren();
     for (const match of decoded.matches[0]) {
