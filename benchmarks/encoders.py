@@ -29,16 +29,20 @@ from typing import Any
 
 import torch
 
-from pipeline.cli import run_stage
 from pipeline.config import load_section, merge, parse_section
-from pipeline.encoders import ENCODERS, fit_baseline, fit_encoder, predict_latents
+from pipeline.encoders import ENCODERS
 from pipeline.encoders.base import signal_args
+from pipeline.encoders.baseline import fit_baseline
 from pipeline.encoders.datamodule import load_encoder_data
-from pipeline.evaluation import evaluate
+from pipeline.encoders.predict import predict_latents
+from pipeline.encoders.train import fit_encoder
+from pipeline.evaluation.evaluate import evaluate
 from pipeline.io import atomic_output_dir, read_json, write_json
-from pipeline.preprocess import preprocess_study
+from pipeline.preprocess.study import preprocess_study
+from pipeline.sections import section_model
+from pipeline.stage import run_stage
 from pipeline.studies import generate_study
-from pipeline.targets import compute_targets
+from pipeline.targets.compute import compute_targets
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "encoders.json"
@@ -48,7 +52,8 @@ logger = logging.getLogger("benchmarks.encoders")
 
 def study_sections(args: argparse.Namespace) -> dict[str, Any]:
     """The validated params sections of study ``args.modality``, resized by ``args``."""
-    sections = {name: load_section(name, args.params, args.modality) for name in SECTIONS}
+    sections = {name: load_section(section_model(name), args.params, args.modality)
+                for name in SECTIONS}
     size = {"n_subjects": args.subjects, "test_repetitions": args.repetitions,
             "stimuli": dict(zip(("train", "val", "test"), args.stimuli, strict=True))}
     changes = {"study": {"options": {sections["study"].name: size}},
@@ -60,7 +65,7 @@ def study_sections(args: argparse.Namespace) -> dict[str, Any]:
         changes["targets"] = {"name": args.targets}
     if args.n_bootstrap:
         changes["evaluate"]["n_bootstrap"] = args.n_bootstrap
-    return {name: parse_section(name, merge(sections[name].model_dump(mode="json"),
+    return {name: parse_section(section_model(name), merge(sections[name].model_dump(mode="json"),
                                             changes.get(name, {})))
             for name in SECTIONS}
 

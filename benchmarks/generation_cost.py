@@ -33,8 +33,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pipeline.cli import run_stage
-from pipeline.config import SimulateConfig, load_section
+from pipeline.config import load_section
 from pipeline.evaluation.generation import GENERATION_METRICS
 from pipeline.evaluation.generation.evaluate import TRUTH
 from pipeline.evaluation.generation.score import (
@@ -46,11 +45,16 @@ from pipeline.evaluation.generation.score import (
 from pipeline.generators.base import StimulusSet
 from pipeline.generators.fit import fit_generators, load_generator
 from pipeline.generators.latents import unit_rows
+from pipeline.generators.options import GenerateConfig, GeneratorsConfig
 from pipeline.generators.outputs import OUTPUT_IO
 from pipeline.generators.stimuli import load_stimulus_set
 from pipeline.io import write_json
+from pipeline.simulate.options import SimulateConfig
 from pipeline.simulate.stimuli import make_stimuli
-from pipeline.targets import compute_targets
+from pipeline.stage import run_stage
+from pipeline.studies.options import StudyConfig
+from pipeline.targets.compute import compute_targets
+from pipeline.targets.options import TargetsConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "generation_cost"
@@ -59,7 +63,7 @@ logger = logging.getLogger("benchmarks.generation_cost")
 
 def render_stimuli(study: str, params: Path, raw: Path) -> dict[str, Any]:
     """Render the study's simulated stimuli into ``raw/stimuli``; return the simulator options."""
-    study_cfg = load_section("study", params, study)
+    study_cfg = load_section(StudyConfig, params, study)
     if study_cfg.name != "simulated":
         raise SystemExit(f"study {study!r} is {study_cfg.name!r}; expected a simulated study")
     sim = SimulateConfig.model_validate(study_cfg.options.get("simulated", {}))
@@ -139,11 +143,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     shutil.rmtree(work / "targets", ignore_errors=True)
     study = render_stimuli(args.study, args.params, work / "raw")
     start = time.perf_counter()
-    compute_targets(load_section("targets", args.params, args.study), work / "raw",
+    compute_targets(load_section(TargetsConfig, args.params, args.study), work / "raw",
                     work / "targets")
     targets_seconds = time.perf_counter() - start
-    generators_cfg = load_section("generators", args.params, args.study)
-    generate_cfg = load_section("generate", args.params, args.study)
+    generators_cfg = load_section(GeneratorsConfig, args.params, args.study)
+    generate_cfg = load_section(GenerateConfig, args.params, args.study)
     summary = fit_generators(generators_cfg, work / "raw", work / "targets", work / "generators")
     stimuli = load_stimulus_set(work / "raw", work / "targets")
     ids = stimuli.split("test").table["stimulus_id"].tolist()

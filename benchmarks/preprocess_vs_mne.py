@@ -44,7 +44,7 @@ ALLOCATORS = {  # glibc malloc settings of the memory runs
 
 def preprocess_cfg():
     """The ``preprocess`` section of the shipped params.yaml."""
-    from pipeline.config import PreprocessConfig
+    from pipeline.preprocess.options import PreprocessConfig
 
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     return PreprocessConfig.model_validate(params["preprocess"])
@@ -52,8 +52,8 @@ def preprocess_cfg():
 
 def simulate(minutes: float, out_dir: Path, n_subjects: int = 1) -> Path:
     """Simulate 64-channel EEG recordings of about ``minutes`` minutes (one trial a second)."""
-    from pipeline.config import SimulateConfig
-    from pipeline.simulate import simulate_study
+    from pipeline.simulate.modalities import simulate_study
+    from pipeline.simulate.options import SimulateConfig
 
     n_trials = round(minutes * 60)
     test = max(2, n_trials // 30)
@@ -76,7 +76,7 @@ def recording_path(raw_dir: Path):
 
 def run_pipeline(raw_dir: Path, out_dir: Path) -> None:
     """(a) The preprocess stage's library call, with the shipped steps."""
-    from pipeline.preprocess import preprocess_study
+    from pipeline.preprocess.study import preprocess_study
 
     preprocess_study(preprocess_cfg(), raw_dir, out_dir)
 

@@ -32,17 +32,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.cli import run_stage
-from pipeline.config import PretrainConfig, StudyConfig, TrainConfig, load_section
-from pipeline.encoders import fit_encoder, predict_latents
-from pipeline.evaluation import METRICS
+from pipeline.config import load_section
+from pipeline.encoders.options import TrainConfig
+from pipeline.encoders.predict import predict_latents
+from pipeline.encoders.train import fit_encoder
 from pipeline.evaluation.bootstrap import bootstrap_ci
+from pipeline.evaluation.metrics import METRICS
 from pipeline.evaluation.retrieval import retrieval_scores
 from pipeline.io import read_tsv, write_json, write_tsv
-from pipeline.preprocess import preprocess_study
-from pipeline.pretrain import pretrain_study
+from pipeline.preprocess.options import PreprocessConfig
+from pipeline.preprocess.study import preprocess_study
+from pipeline.pretrain.options import PretrainConfig
+from pipeline.pretrain.run import pretrain_study
+from pipeline.stage import run_stage
 from pipeline.studies import generate_study
-from pipeline.targets import compute_targets
+from pipeline.studies.options import StudyConfig
+from pipeline.targets.compute import compute_targets
+from pipeline.targets.options import TargetsConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "pretrain_few_labels.json"
@@ -53,7 +59,7 @@ logger = logging.getLogger("benchmarks.pretrain_few_labels")
 
 def make_study(args: argparse.Namespace, work: Path) -> dict[str, Path]:
     """Generate, preprocess and give targets to the resized ``eeg`` study of params.yaml."""
-    study = load_section("study", args.params, "eeg").model_dump()
+    study = load_section(StudyConfig, args.params, "eeg").model_dump()
     study["options"].setdefault("simulated", {}).update(
         n_subjects=args.subjects, test_repetitions=args.repetitions, image_size=32,
         stimuli=dict(zip(("train", "val", "test"), args.stimuli, strict=True)),
@@ -63,9 +69,10 @@ def make_study(args: argparse.Namespace, work: Path) -> dict[str, Path]:
     for path in paths.values():
         path.mkdir(parents=True)
     generate_study(StudyConfig.model_validate(study), paths["raw"])
-    preprocess_study(load_section("preprocess", args.params, "eeg"), paths["raw"],
+    preprocess_study(load_section(PreprocessConfig, args.params, "eeg"), paths["raw"],
                      paths["preprocessed"])
-    targets = load_section("targets", args.params, "eeg").model_copy(update={"name": args.targets})
+    targets = load_section(TargetsConfig, args.params, "eeg")
+    targets = targets.model_copy(update={"name": args.targets})
     compute_targets(targets, paths["raw"], paths["targets"])
     return paths
 

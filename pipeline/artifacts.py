@@ -1,4 +1,4 @@
-"""Readers of the artifacts stages hand each other (DESIGN.md, "Contracts between stages").
+"""Readers of the artifacts stages hand each other (docs/stages.md, "Contracts between stages").
 
 Each reader checks what the next stage relies on and raises a one-line DataError naming the
 file, what was found and what was expected.

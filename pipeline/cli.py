@@ -1,46 +1,15 @@
-"""The ``brainrecon`` command line, and the runner shared by every stage script."""
+"""The ``brainrecon`` command line."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.errors import BrainreconError
 from pipeline.logs import setup_logging
-
-
-def run_stage(name: str, main: Callable[[], object]) -> None:
-    """Run a stage's ``main`` and turn user-input errors into one line and exit status 1.
-
-    Parameters
-    ----------
-    name : str
-        The stage name, shown in front of log lines and errors.
-    main : callable
-        The stage body; it parses its own arguments.
-    """
-    setup_logging(name)
-    try:
-        main()
-    except BrainreconError as exc:
-        sys.stderr.write(f"[{name}] error: {exc}\n")
-        raise SystemExit(1) from None
-
-
-def stage_parser(description: str) -> argparse.ArgumentParser:
-    """The argument parser of a stage script, with ``--params`` and ``--study`` already added.
-
-    ``--study KEY`` merges the overrides of ``studies.KEY`` (or ``classification_studies.KEY``)
-    onto the stage's params section (:func:`pipeline.config.load_section`).
-    """
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--params", default="params.yaml", help="the params file")
-    parser.add_argument("--study", default=None,
-                        help="a key of studies / classification_studies in the params file")
-    return parser
 
 
 def _results(args: argparse.Namespace) -> None:
@@ -94,6 +63,13 @@ def _evaluate(args: argparse.Namespace) -> None:
                      f"(metrics in {args.out / 'evaluate.json'})\n\n{format_results(results)}\n")
 
 
+def _list(args: argparse.Namespace) -> None:
+    from pipeline.catalogue import LISTINGS, format_listing
+
+    kinds = [args.kind] if args.kind else LISTINGS.names()
+    sys.stdout.write("\n\n".join(format_listing(kind) for kind in kinds) + "\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brainrecon", description="brainrecon command line")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     offline.add_argument("--out", type=Path, required=True,
                          help="folder for evaluate.json, topk.csv and plots/")
     offline.set_defaults(run=_evaluate)
+    listing = commands.add_parser(
+        "list", help="the registered components (the names params.yaml takes), their options "
+        "and defaults")
+    listing.add_argument("kind", nargs="?", default=None,
+                         choices=["studies", "steps", "targets", "encoders", "generators",
+                                  "metrics"], help="one kind of component (default: every kind)")
+    listing.set_defaults(run=_list)
     return parser
 
 

@@ -1,5 +1,10 @@
 """Errors a stage reports to the user as one line, without a traceback."""
 
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
 
 class BrainreconError(Exception):
     """A problem with the user's input: params, files, recordings."""
@@ -11,3 +16,15 @@ class ParamsError(BrainreconError, ValueError):
 
 class DataError(BrainreconError, ValueError):
     """A recording, table or array is missing, malformed or inconsistent."""
+
+
+def suggest(name: object, choices: Iterable[object]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the choice closest to ``name``, or ``""``.
+
+    Examples
+    --------
+    >>> suggest("lrr", ["lr", "seed"])
+    "; did you mean 'lr'?"
+    """
+    close = difflib.get_close_matches(str(name), [str(choice) for choice in choices], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from pipeline.cli import run_stage, stage_parser
 from pipeline.config import load_section
 from pipeline.evaluation.crossval import crossval
+from pipeline.evaluation.crossval_options import CrossvalConfig
+from pipeline.stage import run_stage, stage_parser
 
 
 def main() -> None:
@@ -15,7 +16,7 @@ def main() -> None:
     parser.add_argument("--metrics", required=True, type=Path)
     parser.add_argument("--plots", required=True, type=Path)
     args = parser.parse_args()
-    cfg = load_section("crossval", args.params, args.study)
+    cfg = load_section(CrossvalConfig, args.params, args.study)
     crossval(cfg, args.preprocessed, args.targets, args.metrics, args.plots)
 
 

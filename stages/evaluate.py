@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from pipeline.cli import run_stage, stage_parser
 from pipeline.config import load_section
-from pipeline.evaluation import evaluate
+from pipeline.evaluation.evaluate import evaluate
+from pipeline.evaluation.options import EvaluateConfig
+from pipeline.stage import run_stage, stage_parser
 
 
 def main() -> None:
@@ -17,7 +18,7 @@ def main() -> None:
     parser.add_argument("--topk", required=True, type=Path)
     parser.add_argument("--plots", required=True, type=Path)
     args = parser.parse_args()
-    cfg = load_section("evaluate", args.params, args.study)
+    cfg = load_section(EvaluateConfig, args.params, args.study)
     evaluate(
         cfg, args.predictions, args.baseline, args.targets, args.oracle,
         args.metrics, args.topk, args.plots,

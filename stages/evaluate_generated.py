@@ -1,8 +1,9 @@
 """DVC stage `evaluate_generated`: image, caption and 3D metrics beside chance and the ceiling."""
 
-from pipeline.cli import run_stage, stage_parser
 from pipeline.config import load_section
 from pipeline.evaluation.generation.evaluate import ChannelInputs, evaluate_generated
+from pipeline.evaluation.options import EvaluateConfig
+from pipeline.stage import run_stage, stage_parser
 
 
 def main() -> None:
@@ -16,7 +17,7 @@ def main() -> None:
     parser.add_argument("--metrics", required=True, help="metrics JSON to write")
     parser.add_argument("--plots", required=True, help="directory of the sheet and tables")
     args = parser.parse_args()
-    cfg = load_section("evaluate", args.params, args.study)
+    cfg = load_section(EvaluateConfig, args.params, args.study)
     channels = ChannelInputs(args.preprocessed, args.generators, args.targets)
     evaluate_generated(cfg, args.generated, args.raw, args.metrics, args.plots, channels)
 

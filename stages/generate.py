@@ -1,9 +1,10 @@
 """DVC stage `generate`: test-stimulus latents (decoder, baseline, true) -> images, captions, 3D."""
 
-from pipeline.cli import run_stage, stage_parser
 from pipeline.config import load_section
 from pipeline.generators.generate import generate_outputs
+from pipeline.generators.options import GenerateConfig
 from pipeline.io import atomic_output_dir
+from pipeline.stage import run_stage, stage_parser
 
 
 def main() -> None:
@@ -15,7 +16,7 @@ def main() -> None:
     parser.add_argument("--targets", required=True, help="directory of the target latents")
     parser.add_argument("--out", required=True, help="directory of the generated outputs")
     args = parser.parse_args()
-    cfg = load_section("generate", args.params, args.study)
+    cfg = load_section(GenerateConfig, args.params, args.study)
     with atomic_output_dir(args.out) as out:
         generate_outputs(cfg, args.generators,
                          {"decoder": args.predictions, "baseline": args.baseline},

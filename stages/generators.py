@@ -1,9 +1,10 @@
 """DVC stage `generators`: fit the image, text and shape generators on the training stimuli."""
 
-from pipeline.cli import run_stage, stage_parser
 from pipeline.config import load_section
 from pipeline.generators.fit import fit_generators
+from pipeline.generators.options import GeneratorsConfig
 from pipeline.io import atomic_output_dir
+from pipeline.stage import run_stage, stage_parser
 
 
 def main() -> None:
@@ -12,7 +13,7 @@ def main() -> None:
     parser.add_argument("--targets", required=True, help="directory of the target latents")
     parser.add_argument("--out", required=True, help="directory of the fitted generators")
     args = parser.parse_args()
-    cfg = load_section("generators", args.params, args.study)
+    cfg = load_section(GeneratorsConfig, args.params, args.study)
     with atomic_output_dir(args.out) as out:
         fit_generators(cfg, args.raw, args.targets, out)
 

@@ -2,9 +2,9 @@
 
 import argparse
 
-from pipeline.cli import run_stage
-from pipeline.encoders import predict_latents
+from pipeline.encoders.predict import predict_latents
 from pipeline.io import atomic_output_dir
+from pipeline.stage import run_stage
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
 """DVC stage `targets`: stimuli -> latents of a pretrained model (or the simulator's own)."""
 
-from pipeline.cli import run_stage, stage_parser
 from pipeline.config import load_section
 from pipeline.io import atomic_output_dir
-from pipeline.targets import compute_targets
+from pipeline.stage import run_stage, stage_parser
+from pipeline.targets.compute import compute_targets
+from pipeline.targets.options import TargetsConfig
 
 
 def main() -> None:
@@ -11,7 +12,7 @@ def main() -> None:
     parser.add_argument("--raw", required=True, help="BIDS root of the study (reads stimuli/)")
     parser.add_argument("--out", required=True, help="directory of the target latents")
     args = parser.parse_args()
-    cfg = load_section("targets", args.params, args.study)
+    cfg = load_section(TargetsConfig, args.params, args.study)
     with atomic_output_dir(args.out) as out:
         compute_targets(cfg, args.raw, out)
 

@@ -1,9 +1,10 @@
 """DVC stage `train`: fit the brain -> latent encoder named in params (a Lightning run)."""
 
-from pipeline.cli import run_stage, stage_parser
 from pipeline.config import load_section
 from pipeline.distributed import primary_output_dir
-from pipeline.encoders import fit_encoder
+from pipeline.encoders.options import TrainConfig
+from pipeline.encoders.train import fit_encoder
+from pipeline.stage import run_stage, stage_parser
 
 
 def main() -> None:
@@ -16,7 +17,7 @@ def main() -> None:
     parser.add_argument("--checkpoints", default=None,
                         help="keeps checkpoints between runs: a killed run resumes from here")
     args = parser.parse_args()
-    cfg = load_section("train", args.params, args.study)
+    cfg = load_section(TrainConfig, args.params, args.study)
     with primary_output_dir(args.out) as out:  # DDP: only global rank 0 writes the outputs
         fit_encoder(
             cfg.encoder.name, cfg.encoder.kwargs(), cfg, args.preprocessed, args.targets, out,

@@ -21,7 +21,7 @@ def shared_data() -> Path:
     """The real recordings beside the project (``../shared/data``); skips when absent."""
     path = (PROJECT_ROOT / ".." / "shared" / "data").resolve()
     if not path.is_dir():
-        pytest.skip("../shared/data is absent (real recordings for tests; see DESIGN.md)")
+        pytest.skip("../shared/data is absent (real recordings for tests; see docs/tests.md)")
     return path
 
 

@@ -30,3 +30,29 @@ def test_results_without_metrics_says_to_run_dvc_repro(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["results", "--metrics", str(tmp_path)])
     assert "no */evaluate.json or */crossval.json; run `dvc repro` first" in capsys.readouterr().err
+
+
+def test_list_encoders_prints_each_encoder_with_its_options_and_defaults(capsys):
+    main(["list", "encoders"])
+    out = capsys.readouterr().out
+    assert out.startswith("encoders\n")
+    assert "\n  conv: " in out and "\n  ridge: " in out
+    assert "    train.encoder.options.conv:\n" in out
+    assert "      hidden_channels: int = 64  (channels of the residual blocks)\n" in out
+    assert "      F2: int | None = None" in out
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("studies", "  simulated: "), ("steps", "      l_freq: float | None = None\n"),
+    ("targets", "  efficientnet_lite0: "), ("generators", "  image: diffusion: "),
+    ("metrics", "  top1: top-1 accuracy\n"),
+])
+def test_list_prints_every_kind_of_component(capsys, kind, expected):
+    main(["list", kind])
+    assert expected in capsys.readouterr().out
+
+
+def test_list_of_an_unknown_kind_names_the_kinds(capsys):
+    with pytest.raises(SystemExit):
+        main(["list", "encoder"])
+    assert "invalid choice: 'encoder'" in capsys.readouterr().err

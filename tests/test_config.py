@@ -1,10 +1,15 @@
 """params.yaml validation: every section of the shipped file parses; typos give one clear line."""
 
+import subprocess
+import sys
+
 import pytest
 import yaml
 
-from pipeline.config import SECTIONS, STUDY_GROUPS, load_section, parse_section
+from pipeline.config import STUDY_GROUPS, load_section, parse_section
+from pipeline.encoders.options import TrainConfig
 from pipeline.errors import ParamsError
+from pipeline.sections import SECTIONS, section_model
 
 
 @pytest.fixture(scope="module")
@@ -14,8 +19,8 @@ def params(project_root):
 
 @pytest.mark.parametrize("section", sorted(SECTIONS))
 def test_shipped_params_validate(params, section):
-    parsed = parse_section(section, params[section])
-    assert isinstance(parsed, SECTIONS[section])
+    parsed = parse_section(section_model(section), params[section])
+    assert isinstance(parsed, section_model(section))
 
 
 def test_every_params_section_has_a_model(params):
@@ -26,8 +31,8 @@ def test_every_params_section_has_a_model(params):
 def test_every_shipped_study_validates_with_its_overrides(params, project_root, group):
     for study in params[group]:
         for section in STUDY_GROUPS[group]:
-            parsed = load_section(section, project_root / "params.yaml", study)
-            assert isinstance(parsed, SECTIONS[section])
+            parsed = load_section(section_model(section), project_root / "params.yaml", study)
+            assert isinstance(parsed, section_model(section))
 
 
 EMPTY_OVERRIDES = {section: {} for section in STUDY_GROUPS["studies"]}
@@ -38,11 +43,11 @@ def test_study_overrides_merge_onto_the_section(tmp_path):
               "studies": {"fast": {**EMPTY_OVERRIDES, "train": {"lr": 0.5}}}}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    assert load_section("train", path).lr == 0.01
-    merged = load_section("train", path, "fast")
+    assert load_section(TrainConfig, path).lr == 0.01
+    merged = load_section(TrainConfig, path, "fast")
     assert (merged.lr, merged.encoder.name) == (0.5, "conv")
     with pytest.raises(ParamsError, match="unknown study 'slow'; expected one of fast"):
-        load_section("train", path, "slow")
+        load_section(TrainConfig, path, "slow")
 
 
 def test_a_study_must_list_every_section_of_its_group(tmp_path):
@@ -51,7 +56,7 @@ def test_a_study_must_list_every_section_of_its_group(tmp_path):
     path.write_text(yaml.safe_dump(params))
     with pytest.raises(ParamsError, match=r"studies\.fast: got keys train; expected exactly "
                                           r"study, preprocess, .*\(use \{\} for a section"):
-        load_section("train", path, "fast")
+        load_section(TrainConfig, path, "fast")
 
 
 def test_override_errors_name_the_study(tmp_path):
@@ -59,12 +64,18 @@ def test_override_errors_name_the_study(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     with pytest.raises(ParamsError, match=r"overrides of study 'fast'\): train\.lr: .*greater"):
-        load_section("train", path, "fast")
+        load_section(TrainConfig, path, "fast")
 
 
 @pytest.mark.parametrize(
     ("section", "raw", "message"),
     [
+        ("train", {"lrr": 0.1}, r"train\.lrr: unknown key; expected one of seed, encoder, .*; "
+                                 r"did you mean 'lr'\?"),
+        ("train", {"encoder": {"name": "cnov"}}, r"did you mean 'conv'\?"),
+        ("preprocess", {"fmri": {"estimater": "lss"}},
+         r"preprocess\.fmri\.estimater: unknown key; expected one of estimator, .*did you mean "
+         r"'estimator'"),
         ("train", {"encoder": {"nmae": "conv"}}, r"train\.encoder\.nmae: unknown key"),
         ("train", {"encoder": {"name": "cnov"}},
          r"train\.encoder\.name: unknown encoder 'cnov'; expected one of .*conv.*ridge"),
@@ -94,32 +105,48 @@ def test_override_errors_name_the_study(tmp_path):
 )
 def test_bad_values_name_key_value_and_expectation(section, raw, message):
     with pytest.raises(ParamsError, match=message) as info:
-        parse_section(section, raw)
+        parse_section(section_model(section), raw)
     assert str(info.value).startswith("params.yaml: ")
     assert "\n" not in str(info.value)
 
 
 def test_section_must_be_a_mapping():
     with pytest.raises(ParamsError, match=r"train: expected a mapping of keys, got 3"):
-        parse_section("train", 3)
+        parse_section(TrainConfig, 3)
 
 
 def test_load_section_reports_missing_file_and_section(tmp_path):
     with pytest.raises(ParamsError, match=r"params\.yaml: file not found"):
-        load_section("train", tmp_path / "params.yaml")
+        load_section(TrainConfig, tmp_path / "params.yaml")
     (tmp_path / "params.yaml").write_text("evaluate: {}\n")
     with pytest.raises(ParamsError, match="missing section 'train'"):
-        load_section("train", tmp_path / "params.yaml")
+        load_section(TrainConfig, tmp_path / "params.yaml")
 
 
 def test_load_section_reports_bad_yaml(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("train: {lr: [\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
-        load_section("train", path)
+        load_section(TrainConfig, path)
 
 
 def test_encoder_options_for_the_selected_encoder(params):
-    cfg = parse_section("train", params["train"])
+    cfg = parse_section(TrainConfig, params["train"])
     assert cfg.encoder.kwargs() == params["train"]["encoder"]["options"][cfg.encoder.name]
     assert cfg.encoder.kwargs("ridge") == params["train"]["encoder"]["options"]["ridge"]
+
+
+def test_the_loader_imports_no_package_of_the_pipeline():
+    """pipeline.config is generic: the packages import it, never the reverse (no cycle)."""
+    code = ("import sys, pipeline.config; "
+            "print(sorted(m for m in sys.modules if m.startswith('pipeline')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "['pipeline', 'pipeline.config', 'pipeline.errors']"
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_each_section_model_lives_with_the_package_that_reads_it(section):
+    model = section_model(section)
+    assert model.section == section
+    assert model.__module__ != "pipeline.config"

@@ -103,6 +103,26 @@ def test_second_repro_is_a_no_op(tiny_project):
     assert "up to date" in run(["dvc", "status"], work, env)
 
 
+def test_changing_a_default_reruns_the_stages_that_read_it(tiny_project):
+    """A default in the code a stage runs (the evaluate section's bootstrap count) makes
+    `dvc status` list exactly the stages that run that module; then the file is restored."""
+    work, env, _ = tiny_project
+    options = work / "pipeline" / "evaluation" / "options.py"
+    original = options.read_text()
+    assert "n_bootstrap: int = Field(1000, ge=10)" in original
+    try:
+        options.write_text(original.replace("Field(1000, ge=10)", "Field(999, ge=10)"))
+        status = json.loads(run(["dvc", "status", "--json"], work, env).strip().splitlines()[-1])
+    finally:
+        options.write_text(original)
+    studies = ["eeg", *TINY_STUDIES]
+    assert set(status) == {f"{stage}@{study}" for study in studies
+                           for stage in ("evaluate", "evaluate_generated", "export")}, status
+    assert all("pipeline/evaluation/options.py" in json.dumps(changes)
+               for changes in status.values())
+    assert "up to date" in run(["dvc", "status"], work, env)
+
+
 def test_killed_train_resumes_under_dvc_repro(tiny_project):
     """Kill the first `dvc repro train@eeg` of new params (its process group, SIGKILL) once
     last.ckpt holds epoch >= 1: `dvc repro` drops the dead process's DVC lock entries,

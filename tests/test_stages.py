@@ -40,7 +40,7 @@ def test_params_typo_ends_stage_with_one_line(tmp_path, project_root):
     lines = error_lines(result.stderr)
     assert lines == [
         f"[train] error: {params}: train.encoder.name: unknown encoder 'cnov'; "
-        f"expected one of {', '.join(ENCODERS.names())}"
+        f"expected one of {', '.join(ENCODERS.names())}; did you mean 'conv'?"
     ]
     assert not out.exists()
 

@@ -1,31 +1,25 @@
-"""Brain -> latent encoders: architectures, how each is fitted, saving and prediction."""
+"""Brain -> latent encoders: architectures, how each is fitted, saving and prediction.
+
+``ENCODERS`` maps ``train.encoder.name`` to an architecture and ``FITTERS`` an encoder's
+``fitter`` to how it is fitted; both import their modules on first use. Fitting, saving and
+prediction live in :mod:`~pipeline.encoders.train`, :mod:`~pipeline.encoders.baseline`,
+:mod:`~pipeline.encoders.model` and :mod:`~pipeline.encoders.predict`.
+"""
 
 from pipeline.registry import Registry
 
-ENCODERS = Registry("encoder")
-FITTERS = Registry("fitter")
+ENCODERS = Registry("encoder", modules=(
+    "pipeline.encoders.conv",
+    "pipeline.encoders.eegnet",
+    "pipeline.encoders.mlp",
+    "pipeline.encoders.patch_transformer",
+    "pipeline.encoders.ridge",
+    "pipeline.encoders.riemann",
+    "pipeline.encoders.shallow",
+))
+FITTERS = Registry("fitter", modules=(
+    "pipeline.encoders.fit_closed_form",
+    "pipeline.encoders.fit_lightning",
+))
 
-from pipeline.encoders import (  # noqa: E402, F401  (modules register themselves)
-    conv,
-    eegnet,
-    fit_closed_form,
-    fit_lightning,
-    mlp,
-    patch_transformer,
-    ridge,
-    riemann,
-    shallow,
-)
-from pipeline.encoders.baseline import fit_baseline  # noqa: E402
-from pipeline.encoders.model import load_encoder  # noqa: E402
-from pipeline.encoders.predict import predict_latents  # noqa: E402
-from pipeline.encoders.train import fit_encoder  # noqa: E402
-
-__all__ = [
-    "ENCODERS",
-    "FITTERS",
-    "fit_baseline",
-    "fit_encoder",
-    "load_encoder",
-    "predict_latents",
-]
+__all__ = ["ENCODERS", "FITTERS"]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from torch import nn
 
 from pipeline.encoders import ENCODERS
-from pipeline.errors import ParamsError
+from pipeline.errors import ParamsError, suggest
 
 E = TypeVar("E", bound=type["Encoder"])
 
@@ -46,6 +46,7 @@ class Encoder(nn.Module):
         if unknown:
             raise ParamsError(
                 f"encoder {cls.name!r}: unknown option {unknown[0]!r}; expected one of {allowed}"
+                f"{suggest(unknown[0], cls.Options.model_fields)}"
             )
         try:
             return cls.Options.model_validate(options)

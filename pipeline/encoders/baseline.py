@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import BaselineConfig, TrainConfig
+from pipeline.encoders.options import BaselineConfig, TrainConfig
 from pipeline.encoders.predict import predict_latents
 from pipeline.encoders.train import fit_encoder
 from pipeline.io import atomic_output_dir

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.config import TrainConfig
 from pipeline.distributed import is_primary_process
+from pipeline.encoders.options import TrainConfig
 
 logger = logging.getLogger(__name__)
 

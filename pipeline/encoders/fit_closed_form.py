@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pipeline.config import TrainConfig
 from pipeline.encoders import FITTERS
 from pipeline.encoders.checkpoints import RunCheckpoints
 from pipeline.encoders.datamodule import EncoderData
 from pipeline.encoders.fitting import FitResult
 from pipeline.encoders.model import ScaledEncoder
+from pipeline.encoders.options import TrainConfig
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
-from pipeline.config import TrainConfig
 from pipeline.encoders import FITTERS
 from pipeline.encoders.batchnorm_sync import GlobalBatchNormSync
 from pipeline.encoders.checkpoints import BEST, LAST, STATE_KEY, RunCheckpoints, resume_path
@@ -25,6 +24,7 @@ from pipeline.encoders.datamodule import EncoderData, EncoderDataModule
 from pipeline.encoders.fitting import FitResult
 from pipeline.encoders.lit_module import EncoderLitModule
 from pipeline.encoders.model import ScaledEncoder
+from pipeline.encoders.options import TrainConfig
 from pipeline.errors import DataError, ParamsError
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_top1"]  # then the loss terms' values

@@ -15,9 +15,9 @@ from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import nn
 from torch.distributed._functional_collectives import all_gather_single
 
-from pipeline.config import LossConfig
 from pipeline.encoders.checkpoints import STATE_KEY, rng_state, set_rng_state
 from pipeline.encoders.losses import WeightedLoss, retrieval_ranks
+from pipeline.encoders.options import LossConfig
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from torch import nn
 from pipeline.registry import Registry
 
 if TYPE_CHECKING:
-    from pipeline.config import LossConfig
+    from pipeline.encoders.options import LossConfig
 
 LOSSES: Registry[type[LossTerm]] = Registry("loss")
 MAX_LOGIT_SCALE = math.log(100.0)  # the learnable inverse temperatures stay below 100

@@ -11,13 +11,13 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
-from pipeline.config import TrainConfig
 from pipeline.encoders import ENCODERS, FITTERS
 from pipeline.encoders.base import signal_args
 from pipeline.encoders.checkpoints import run_checkpoints
 from pipeline.encoders.datamodule import load_encoder_data
 from pipeline.encoders.losses import retrieval_ranks
 from pipeline.encoders.model import ScaledEncoder, save_model
+from pipeline.encoders.options import TrainConfig
 from pipeline.encoders.predict import predict_rows
 from pipeline.encoders.pretrained import load_pretrained
 from pipeline.io import write_json

@@ -1,11 +1,5 @@
-"""Zero-shot evaluation: metric registry, splits by stimulus, bootstrap CIs, oracle, reports."""
+"""Zero-shot evaluation: metrics, splits by stimulus, bootstrap CIs, oracle, reports.
 
-from pipeline.registry import Registry
-
-METRICS = Registry("metric")
-
-from pipeline.evaluation import metrics  # noqa: E402  (metrics register themselves)
-from pipeline.evaluation.evaluate import evaluate  # noqa: E402
-from pipeline.evaluation.splits import assign_splits  # noqa: E402
-
-__all__ = ["METRICS", "assign_splits", "evaluate", "metrics"]
+The evaluate stage runs :func:`pipeline.evaluation.evaluate.evaluate`; the retrieval metrics
+it computes are registered in :data:`pipeline.evaluation.metrics.METRICS`.
+"""

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from pipeline.artifacts import read_preprocessed, read_targets
-from pipeline.config import CrossvalConfig
 from pipeline.errors import DataError
 from pipeline.evaluation.crossval_fit import FoldData, fit_classifier_fold, fit_encoder_fold
 from pipeline.evaluation.crossval_folds import (
@@ -28,6 +27,7 @@ from pipeline.evaluation.crossval_folds import (
     run_ids,
     zscore_by_run,
 )
+from pipeline.evaluation.crossval_options import CrossvalConfig
 from pipeline.evaluation.crossval_report import (
     confusion,
     model_entry,

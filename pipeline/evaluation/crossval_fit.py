@@ -19,11 +19,11 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV
 
 from pipeline.artifacts import Preprocessed
-from pipeline.config import TrainConfig
 from pipeline.encoders import ENCODERS, FITTERS
 from pipeline.encoders.base import signal_args
 from pipeline.encoders.datamodule import MIN_STD, STD_FLOOR, EncoderData
 from pipeline.encoders.model import ScaledEncoder
+from pipeline.encoders.options import TrainConfig
 from pipeline.encoders.predict import predict_rows
 from pipeline.encoders.subjects import subject_indices
 from pipeline.errors import ParamsError

@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.artifacts import read_predictions, read_targets
-from pipeline.config import EvaluateConfig
 from pipeline.errors import DataError
-from pipeline.evaluation import METRICS
 from pipeline.evaluation.bootstrap import bootstrap_ci
-from pipeline.evaluation.metrics import Metric, top_k_curve
+from pipeline.evaluation.metrics import METRICS, Metric, top_k_curve
+from pipeline.evaluation.options import EvaluateConfig
 from pipeline.evaluation.oracle import oracle_scores
 from pipeline.evaluation.plots import plot_retrieval, plot_similarity, plot_topk, plot_words
 from pipeline.evaluation.report import format_results

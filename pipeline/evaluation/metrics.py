@@ -13,7 +13,9 @@ from functools import partial
 
 import numpy as np
 
-from pipeline.evaluation import METRICS
+from pipeline.registry import Registry
+
+METRICS = Registry("metric")  # evaluate.metrics names -> Metric
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,18 @@ from collections.abc import Callable
 from pipeline.registry import Registry
 
 KINDS = ("image", "text", "shape")
-GENERATORS: dict[str, Registry] = {kind: Registry(f"{kind} generator") for kind in KINDS}
+GENERATORS: dict[str, Registry] = {
+    "image": Registry("image generator", modules=(
+        "pipeline.generators.image.diffusion",
+        "pipeline.generators.image.sd_ip_adapter",
+        "pipeline.generators.image.stable_unclip",
+    )),
+    "text": Registry("text generator", modules=(
+        "pipeline.generators.text.gemma",
+        "pipeline.generators.text.prefix_lm",
+    )),
+    "shape": Registry("shape generator", modules=("pipeline.generators.shape.parametric",)),
+}  # one registry per kind of output; each imports its modules on first use
 
 
 def register_generator(name: str) -> Callable[[type], type]:

@@ -9,10 +9,9 @@ from typing import Any
 
 import torch
 
-from pipeline.config import GeneratorsConfig
 from pipeline.generators import GENERATORS
 from pipeline.generators.base import Generator
-from pipeline.generators.registered import load_all
+from pipeline.generators.options import GeneratorsConfig
 from pipeline.generators.stimuli import load_stimulus_set
 from pipeline.io import read_json, write_json
 
@@ -42,7 +41,6 @@ def fit_generators(cfg: GeneratorsConfig, raw_dir: str | Path, targets_dir: str 
     """
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
-    load_all()
     stimuli = load_stimulus_set(raw_dir, targets_dir)
     train, val = stimuli.split("train"), stimuli.split("val")
     summary: dict[str, Any] = {"n_train": len(train), "n_val": len(val),
@@ -69,7 +67,6 @@ def fit_generators(cfg: GeneratorsConfig, raw_dir: str | Path, targets_dir: str 
 
 def load_generator(directory: str | Path) -> tuple[str, Generator]:
     """Load a fitted generator from its directory; returns its name and the generator."""
-    load_all()
     directory = Path(directory)
     spec = read_json(directory / GENERATOR_FILE)
     return spec["name"], GENERATORS[spec["kind"]].get(spec["name"]).load(directory)

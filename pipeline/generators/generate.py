@@ -18,11 +18,11 @@ import pandas as pd
 import torch
 
 from pipeline.artifacts import read_predictions
-from pipeline.config import GenerateConfig
 from pipeline.errors import DataError
 from pipeline.generators.fit import fitted_kinds, load_generator
 from pipeline.generators.latent_prior import generate_decoded
 from pipeline.generators.latents import unit_rows
+from pipeline.generators.options import GenerateConfig
 from pipeline.generators.outputs import OUTPUT_IO
 from pipeline.generators.stimuli import load_stimulus_set
 from pipeline.io import write_json, write_tsv

@@ -18,8 +18,9 @@ import numpy as np
 from pipeline.generators.latents import l2_normalise, unit_rows
 
 if TYPE_CHECKING:
-    from pipeline.config import LatentPriorConfig, Section
+    from pipeline.config import Section
     from pipeline.generators.base import Generator, ImageOutput, ShapeOutput, TextOutput
+    from pipeline.generators.options import LatentPriorConfig
 
 
 def project_on_training(latents: np.ndarray, train_latents: np.ndarray, temperature: float

@@ -1,20 +1,9 @@
-"""Import every generator module so that each registers itself (imported lazily by config)."""
+"""Find a generator by name among every kind (``generate.sampling`` names them so)."""
 
 from __future__ import annotations
 
-import functools
-import importlib
-
+from pipeline.errors import suggest
 from pipeline.generators import GENERATORS, KINDS
-
-MODULES = ("pipeline.generators.image", "pipeline.generators.text", "pipeline.generators.shape")
-
-
-@functools.cache
-def load_all() -> None:
-    """Import the generator packages (each registers its generators on import)."""
-    for module in MODULES:
-        importlib.import_module(module)
 
 
 def find_generator(name: str) -> type:
@@ -25,9 +14,9 @@ def find_generator(name: str) -> type:
     ValueError
         If no kind has a generator of that name; the message lists every name.
     """
-    load_all()
     for kind in KINDS:
         if name in GENERATORS[kind].names():
             return GENERATORS[kind].get(name)
     known = sorted(n for kind in KINDS for n in GENERATORS[kind].names())
-    raise ValueError(f"unknown generator {name!r}; expected one of {', '.join(known)}")
+    raise ValueError(f"unknown generator {name!r}; expected one of {', '.join(known)}"
+                     f"{suggest(name, known)}")

@@ -20,12 +20,11 @@ import mne
 import mne_bids
 import pandas as pd
 
-from pipeline.config import PreprocessConfig
 from pipeline.errors import DataError
 from pipeline.io import write_json, write_tsv
-from pipeline.preprocess import PIPELINES
 from pipeline.preprocess.arrays import RowStackWriter
 from pipeline.preprocess.montage import channel_positions, standard_montage
+from pipeline.preprocess.options import PreprocessConfig
 from pipeline.preprocess.recordings import (
     SPLITS,
     find_recordings,
@@ -34,6 +33,7 @@ from pipeline.preprocess.recordings import (
     stimulus_events,
 )
 from pipeline.preprocess.step import StepContext, plan_steps, run_steps
+from pipeline.preprocess.study import PIPELINES
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Each run, one at a time: mask (nilearn), nuisance (cosine drift + confounds TSV columns +
 constant), single-trial estimates (:mod:`pipeline.preprocess.fmri_glm`), optionally z-scored
-per voxel within the run. Outputs (DESIGN.md, preprocessed fMRI): ``betas.npy`` float32
+per voxel within the run. Outputs (docs/stages.md, preprocessed fMRI): ``betas.npy`` float32
 ``[trial, voxel]``, ``trials.tsv`` (as for M/EEG), ``mask.nii.gz`` and ``info.json``.
 """
 
@@ -17,10 +17,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from pipeline.config import FmriPreprocessConfig, PreprocessConfig
 from pipeline.errors import DataError
 from pipeline.io import write_json, write_tsv
-from pipeline.preprocess import PIPELINES
 from pipeline.preprocess.arrays import RowStackWriter
 from pipeline.preprocess.eeg_meg import NOT_APPLICABLE, TRIAL_COLUMNS
 from pipeline.preprocess.fmri_glm import ESTIMATORS, nuisance_matrix
@@ -32,7 +30,9 @@ from pipeline.preprocess.fmri_runs import (
     read_events,
     read_tr,
 )
+from pipeline.preprocess.options import FmriPreprocessConfig, PreprocessConfig
 from pipeline.preprocess.recordings import SPLITS, read_stimuli
+from pipeline.preprocess.study import PIPELINES
 
 logger = logging.getLogger(__name__)
 

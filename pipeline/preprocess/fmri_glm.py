@@ -28,7 +28,7 @@ from scipy.signal import fftconvolve
 from pipeline.registry import Registry
 
 if TYPE_CHECKING:
-    from pipeline.config import FmriPreprocessConfig
+    from pipeline.preprocess.options import FmriPreprocessConfig
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from pipeline.errors import BrainreconError, ParamsError
+from pipeline.registry import Registry
 
 Data = mne.io.BaseRaw | mne.BaseEpochs
+STEPS = Registry("preprocessing step", modules=(
+    "pipeline.preprocess.steps_epochs",
+    "pipeline.preprocess.steps_raw",
+))  # params.yaml `fn` names -> steps
 
 
 class Kind(enum.Flag):
@@ -163,8 +168,6 @@ class PreprocessStep:
 
 def _epoching_steps() -> str:
     """Quote the names of the registered steps that turn a recording into epochs."""
-    from pipeline.preprocess import STEPS
-
     names = [name for name in STEPS if STEPS.get(name).gives is Kind.EPOCHS]
     return " or ".join(repr(name) for name in names)
 
@@ -189,8 +192,6 @@ def register_step(
         A decorator; the function's keyword-only arguments, with their type hints and
         defaults, are the kwargs the step accepts.
     """
-    from pipeline.preprocess import STEPS
-
     def decorator(fn: Callable[..., Data]) -> Callable[..., Data]:
         STEPS.register(name)(PreprocessStep(name, fn, needs, gives, _options_model(name, fn)))
         return fn
@@ -231,8 +232,6 @@ def plan_steps(steps: Sequence[Any]) -> list[BoundStep]:
         If no step makes epochs, a step gets the wrong kind of data for its position,
         or a step's kwargs are unknown or invalid.
     """
-    from pipeline.preprocess import STEPS
-
     if not any(STEPS.get(step.fn).gives is Kind.EPOCHS for step in steps):
         raise ParamsError(
             f"preprocess.steps: no {_epoching_steps()} step; the output is epochs, so add "

@@ -2,14 +2,12 @@
 
 ``PRETRAINERS`` maps ``pretrain.method`` to a method: ``none``, ``codebook`` (a
 vector-quantised tokenizer, then masked code-index prediction, after LaBraM and Du-IN) and
-``mae`` (masked patch reconstruction).
+``mae`` (masked patch reconstruction). The pretrain stage runs
+:func:`pipeline.pretrain.run.pretrain_study`.
 """
 
 from pipeline.registry import Registry
 
-PRETRAINERS = Registry("pretraining method")
+PRETRAINERS = Registry("pretraining method", modules=("pipeline.pretrain.methods",))
 
-from pipeline.pretrain import methods  # noqa: E402, F401  (methods register themselves)
-from pipeline.pretrain.run import pretrain_study  # noqa: E402
-
-__all__ = ["PRETRAINERS", "pretrain_study"]
+__all__ = ["PRETRAINERS"]

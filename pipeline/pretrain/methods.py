@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipeline.config import PretrainConfig
 from pipeline.encoders.patch_transformer import PatchTransformer
 from pipeline.pretrain import PRETRAINERS
 from pipeline.pretrain.data import PretrainData, load_pretrain_data
 from pipeline.pretrain.masked import MaskedCodeLitModule, MaskedPatchLitModule
+from pipeline.pretrain.options import PretrainConfig
 from pipeline.pretrain.quantizer import code_usage
 from pipeline.pretrain.tokenizer import PatchTokenizer, TokenizerLitModule
 from pipeline.pretrain.trainer import fit_phase

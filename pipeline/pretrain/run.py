@@ -9,7 +9,6 @@ from typing import Any
 
 from safetensors.torch import save_file
 
-from pipeline.config import PretrainConfig
 from pipeline.encoders.patch_transformer import PatchTransformer
 from pipeline.encoders.pretrained import (
     BACKBONE_FILE,
@@ -21,6 +20,7 @@ from pipeline.encoders.pretrained import (
 from pipeline.io import write_json
 from pipeline.pretrain import PRETRAINERS
 from pipeline.pretrain.methods import PretrainResult
+from pipeline.pretrain.options import PretrainConfig
 from pipeline.pretrain.plots import plot_codebook_usage
 
 logger = logging.getLogger(__name__)

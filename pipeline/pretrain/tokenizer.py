@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
 
-from pipeline.config import CodebookConfig
+from pipeline.pretrain.options import CodebookConfig
 from pipeline.pretrain.quantizer import EMAQuantizer, code_usage
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 import pipeline.encoders.lit_module  # noqa: F401  (quiets Lightning's logs and warnings)
-from pipeline.config import PretrainConfig
+from pipeline.pretrain.options import PretrainConfig
 
 # The codebook method's tokenizer stays in eval mode on purpose while the backbone trains.
 warnings.filterwarnings("ignore", r".*module\(s\) in eval mode.*")

@@ -18,9 +18,9 @@ from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from pipeline.config import LatentPriorConfig
 from pipeline.errors import BrainreconError
 from pipeline.generators.latent_prior import generate_decoded
+from pipeline.generators.options import LatentPriorConfig
 from pipeline.serving.bundle import NAME_PATTERN, Bundle
 from pipeline.serving.decode import (
     MAX_K,

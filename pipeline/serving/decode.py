@@ -10,12 +10,12 @@ import mne
 import numpy as np
 import pandas as pd
 
-from pipeline.config import PreprocessConfig
 from pipeline.encoders.model import ScaledEncoder
 from pipeline.encoders.predict import predict_rows
 from pipeline.encoders.subjects import subject_indices
 from pipeline.errors import DataError, ParamsError
 from pipeline.generators.latents import unit_rows
+from pipeline.preprocess.options import PreprocessConfig
 from pipeline.preprocess.step import StepContext, plan_steps, run_steps
 from pipeline.serving.bundle import Bundle, Gallery
 

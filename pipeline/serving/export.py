@@ -25,12 +25,15 @@ import numpy as np
 import pandas as pd
 
 from pipeline.artifacts import Preprocessed, read_preprocessed, read_targets
-from pipeline.config import EvaluateConfig, ExportConfig, GenerateConfig, PreprocessConfig
 from pipeline.errors import DataError
+from pipeline.evaluation.options import EvaluateConfig
 from pipeline.generators.fit import GENERATOR_FILE
+from pipeline.generators.options import GenerateConfig
 from pipeline.io import read_json, read_rgb, require_file, sha256, write_json, write_tsv
+from pipeline.preprocess.options import PreprocessConfig
 from pipeline.provenance import read_source
 from pipeline.serving.licences import bundle_licences
+from pipeline.serving.options import ExportConfig
 
 logger = logging.getLogger(__name__)
 

@@ -13,11 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import EvaluateConfig, PreprocessConfig
 from pipeline.encoders.predict import predict_latents
 from pipeline.errors import DataError
-from pipeline.evaluation import evaluate
-from pipeline.preprocess import preprocess_study
+from pipeline.evaluation.evaluate import evaluate
+from pipeline.evaluation.options import EvaluateConfig
+from pipeline.preprocess.options import PreprocessConfig
+from pipeline.preprocess.study import preprocess_study
 from pipeline.serving.bundle import Bundle
 
 logger = logging.getLogger(__name__)

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 import mne
 import numpy as np
 
-from pipeline.simulate import SIMULATORS
 from pipeline.simulate.bids import EEG_DESCRIPTION
 from pipeline.simulate.forward import Head, HeadTemplate, mne_gains, shell_sources
+from pipeline.simulate.modalities import SIMULATORS
 from pipeline.simulate.seeding import make_rng
 from pipeline.simulate.sensors import SensorArray
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.options import SimulateConfig
 
 MONTAGE = "standard_1020"
 CHANNELS = (

@@ -13,8 +13,8 @@ import numpy as np
 from pipeline.errors import ParamsError
 
 if TYPE_CHECKING:
-    from pipeline.config import NoiseConfig
     from pipeline.simulate.noise import NoiseModel
+    from pipeline.simulate.options import NoiseConfig
 
 FLAT_LEVEL = 0.01  # white noise of a flat channel, relative to the total noise RMS
 NOISY_LEVEL = 10.0  # extra white noise of a noisy channel, relative to the total noise RMS

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from pipeline.config import FmriConfig, SimulateConfig
+    from pipeline.simulate.options import FmriConfig, SimulateConfig
 
 LEAD_IN = 8.0  # seconds before the first onset of a run
 LEAD_OUT = 16.0  # seconds after the last offset (the HRF's tail)

@@ -25,7 +25,7 @@ from scipy.ndimage import gaussian_filter1d
 from pipeline.simulate.fmri_voxels import VoxelGrid, smooth_fields
 
 if TYPE_CHECKING:
-    from pipeline.config import FmriNoiseConfig
+    from pipeline.simulate.options import FmriNoiseConfig
 
 N_NETWORKS = 8
 NETWORK_AR1 = 0.9

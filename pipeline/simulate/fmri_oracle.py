@@ -30,7 +30,7 @@ from pipeline.simulate.oracle import OracleData, noise_covariance
 from pipeline.simulate.seeding import make_rng
 
 if TYPE_CHECKING:
-    from pipeline.config import FmriConfig, SimulateConfig
+    from pipeline.simulate.options import FmriConfig, SimulateConfig
 
 HIGH_PASS = 0.01  # Hz, cosine drift regressors of the oracle's GLM
 

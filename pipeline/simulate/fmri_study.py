@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline.io import write_json
-from pipeline.simulate import SIMULATORS
 from pipeline.simulate.bids import write_derivative_description, write_stimuli
 from pipeline.simulate.fmri_bids import (
     CONFOUNDS,
@@ -35,13 +34,14 @@ from pipeline.simulate.fmri_subject import (
     simulate_run,
 )
 from pipeline.simulate.fmri_voxels import VoxelGrid, draw_blobs, make_grid
+from pipeline.simulate.modalities import SIMULATORS
 from pipeline.simulate.oracle import write_oracle
 from pipeline.simulate.responses import make_response_model
 from pipeline.simulate.seeding import make_rng
 from pipeline.simulate.stimuli import make_stimuli
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.options import SimulateConfig
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from pipeline.simulate.responses import ResponseModel, source_amplitudes
 from pipeline.simulate.seeding import make_rng
 
 if TYPE_CHECKING:
-    from pipeline.config import FmriConfig, SimulateConfig
+    from pipeline.simulate.options import FmriConfig, SimulateConfig
     from pipeline.simulate.stimuli import Stimuli
 
 GAIN_SD = 0.15  # standard deviation of the log of each subject's response gain

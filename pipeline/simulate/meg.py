@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 import mne
 import numpy as np
 
-from pipeline.simulate import SIMULATORS
 from pipeline.simulate.forward import Head, HeadTemplate, mne_gains, shell_sources
+from pipeline.simulate.modalities import SIMULATORS
 from pipeline.simulate.seeding import make_rng
 from pipeline.simulate.sensors import SensorArray
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.options import SimulateConfig
 
 HELMET = "306m"  # MNE helmet surface the sensors sit on
 N_LOCATIONS = 102  # sensor locations (one magnetometer and two gradiometers each)

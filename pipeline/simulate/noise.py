@@ -52,8 +52,8 @@ from pipeline.simulate.waveforms import (
 )
 
 if TYPE_CHECKING:
-    from pipeline.config import NoiseConfig
     from pipeline.simulate.forward import Head, HeadTemplate
+    from pipeline.simulate.options import NoiseConfig
 
 ALPHA_PEAK_RANGE = (9.0, 11.0)  # Hz, each subject's alpha peak
 LINE_TOPOGRAPHY_SPREAD = 0.3  # channel-to-channel spread of the line-noise amplitude

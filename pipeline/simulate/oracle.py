@@ -29,7 +29,7 @@ from pipeline.simulate.oracle_subspace import evoked_subspace, project
 from pipeline.simulate.recording import SubjectSimulation, record_noise
 
 if TYPE_CHECKING:
-    from pipeline.config import OracleConfig, SimulateConfig
+    from pipeline.simulate.options import OracleConfig, SimulateConfig
 
 LOWPASS_RATIO = 0.4  # low-pass cutoff as a fraction of the oracle's sampling rate
 LOWPASS_ORDER = 4  # Butterworth order (doubled by the forward-backward pass)

@@ -24,7 +24,7 @@ from pipeline.simulate.schedule import recording_samples, trial_schedule
 from pipeline.simulate.seeding import make_rng
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.options import SimulateConfig
 
 
 @dataclass(frozen=True)

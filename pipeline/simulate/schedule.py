@@ -15,7 +15,7 @@ import pandas as pd
 from pipeline.simulate.seeding import make_rng
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.options import SimulateConfig
 
 LEAD_IN = 2.0  # seconds of recording before the first onset
 LEAD_OUT = 2.0  # seconds of recording after the last response

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 import mne
 import numpy as np
 
-from pipeline.simulate import SIMULATORS
 from pipeline.simulate.forward import ALPHA_DIRECTIONS, SHELL, HeadTemplate
+from pipeline.simulate.modalities import SIMULATORS
 from pipeline.simulate.seeding import make_rng
 from pipeline.simulate.sensors import SensorArray
 
 if TYPE_CHECKING:
-    from pipeline.config import SeegConfig, SimulateConfig
+    from pipeline.simulate.options import SeegConfig, SimulateConfig
 
 BRAIN_CENTRE = (0.0, 0.0, 0.04)  # metres, head coordinates
 BRAIN_RADIUS = 0.07  # metres

@@ -17,8 +17,8 @@ import numpy as np
 if TYPE_CHECKING:
     import mne
 
-    from pipeline.config import SimulateConfig
     from pipeline.simulate.forward import Head, HeadTemplate
+    from pipeline.simulate.options import SimulateConfig
 
 
 class SensorArray(ABC):

@@ -34,7 +34,7 @@ from pipeline.simulate.responses import (
 from pipeline.simulate.seeding import make_rng
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.options import SimulateConfig
 
 
 @dataclass(frozen=True)

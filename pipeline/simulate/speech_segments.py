@@ -23,7 +23,7 @@ from pipeline.simulate.sentences import SentenceSource
 from pipeline.simulate.speech import Synthesiser
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.options import SimulateConfig
 
 logger = logging.getLogger(__name__)
 

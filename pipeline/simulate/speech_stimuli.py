@@ -32,7 +32,7 @@ from pipeline.simulate.speech_segments import Segments, make_segments
 from pipeline.simulate.stimulus_sets import STIMULUS_SETS
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.options import SimulateConfig
 
 LATENT_WINDOWS = 6
 PCM_SCALE = 32767

@@ -20,7 +20,7 @@ from pipeline.simulate.seeding import make_rng
 from pipeline.simulate.shapes import SHAPES
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.options import SimulateConfig
 
 COLOURS = {  # name -> hue in degrees
     "red": 0.0,

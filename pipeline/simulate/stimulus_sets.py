@@ -22,7 +22,7 @@ from pipeline.simulate.responses import make_response_model, source_activity
 from pipeline.simulate.stimuli import Stimuli, make_stimuli
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.options import SimulateConfig
 
 
 class StimulusSet(Protocol):
@@ -51,7 +51,10 @@ class StimulusSet(Protocol):
         """Noiseless source time courses from each onset. Returns (n_stimuli, n_sources, T)."""
 
 
-STIMULUS_SETS: Registry = Registry("simulated stimulus")
+STIMULUS_SETS: Registry = Registry("simulated stimulus", modules=(
+    "pipeline.simulate.stimulus_sets",
+    "pipeline.simulate.speech_stimuli",
+))
 
 
 @dataclass(frozen=True)
@@ -83,5 +86,3 @@ def make_image_set(cfg: SimulateConfig) -> ImageSet:
     """Sample and render the image stimuli (:func:`pipeline.simulate.stimuli.make_stimuli`)."""
     return ImageSet(make_stimuli(cfg))
 
-
-from pipeline.simulate import speech_stimuli  # noqa: E402, F401  (registers "speech")

@@ -18,7 +18,7 @@ from pipeline.simulate.recording import SubjectSimulation, record, simulate_subj
 from pipeline.simulate.stimulus_sets import STIMULUS_SETS
 
 if TYPE_CHECKING:
-    from pipeline.config import SimulateConfig
+    from pipeline.simulate.options import SimulateConfig
     from pipeline.simulate.sensors import SensorArray
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from pipeline.registry import Registry
 
 if TYPE_CHECKING:
-    from pipeline.config import Section, StudyConfig
+    from pipeline.config import Section
+    from pipeline.studies.options import StudyConfig
 
 
 class Study(Protocol):
@@ -20,15 +21,13 @@ class Study(Protocol):
         """Write the BIDS root into ``out_dir`` (which may not exist yet)."""
 
 
-STUDIES: Registry[type[Study]] = Registry("study")
-
-from pipeline.studies import (  # noqa: E402, F401  (modules register themselves)
-    bids,
-    eegmmidb,
-    haxby2001,
-    rawfiles,
-    simulated,
-)
+STUDIES: Registry[type[Study]] = Registry("study", modules=(
+    "pipeline.studies.bids",
+    "pipeline.studies.eegmmidb",
+    "pipeline.studies.haxby2001",
+    "pipeline.studies.rawfiles",
+    "pipeline.studies.simulated",
+))
 
 
 def generate_study(cfg: StudyConfig, out_dir: Path) -> None:

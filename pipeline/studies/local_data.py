@@ -68,7 +68,7 @@ def locate_data(path: str | Path, files: Sequence[str], what: str, option: str) 
         state = "holds no " + ", ".join(missing) if folder.is_dir() else "does not exist"
         raise DataError(
             f"{folder}: {state}; expected {what} with {', '.join(files)} "
-            f"(set {option}; real recordings are never downloaded, see DESIGN.md)"
+            f"(set {option}; real recordings are never downloaded, see docs/studies.md)"
         )
     for sums_path, prefix in ((folder / CHECKSUMS, ""), (folder.parent / CHECKSUMS, folder.name)):
         if not sums_path.is_file():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import SimulateConfig
+from pipeline.simulate.options import SimulateConfig
 from pipeline.studies import STUDIES
 
 
@@ -16,6 +16,6 @@ class SimulatedStudy:
 
     def generate(self, options: SimulateConfig, out_dir: Path) -> None:
         """Simulate the study and write its BIDS root (:func:`pipeline.simulate.simulate_study`)."""
-        from pipeline.simulate import simulate_study  # imports MNE only when generating
+        from pipeline.simulate.modalities import simulate_study  # imports MNE only when generating
 
         simulate_study(options, out_dir)

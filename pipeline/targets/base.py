@@ -20,7 +20,19 @@ import numpy as np
 
 from pipeline.config import Section
 from pipeline.errors import ParamsError
-from pipeline.targets import TARGETS
+from pipeline.registry import Registry
+
+TARGETS = Registry("target", modules=(
+    "pipeline.targets.dinov2",
+    "pipeline.targets.efficientnet",
+    "pipeline.targets.joint",
+    "pipeline.targets.mel",
+    "pipeline.targets.minilm",
+    "pipeline.targets.open_clip_target",
+    "pipeline.targets.resemblyzer_target",
+    "pipeline.targets.simulator",
+    "pipeline.targets.whisper_tiny",
+))  # targets.name -> latent model
 
 F = TypeVar("F", bound=Callable[..., Any])
 

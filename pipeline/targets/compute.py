@@ -9,11 +9,10 @@ import numpy as np
 import torch
 from safetensors.numpy import save_file
 
-from pipeline.config import TargetsConfig
 from pipeline.errors import DataError
 from pipeline.io import read_tsv, write_json, write_tsv
-from pipeline.targets import TARGETS
-from pipeline.targets.base import TargetOutput
+from pipeline.targets.base import TARGETS, TargetOutput
+from pipeline.targets.options import TargetsConfig
 
 logger = logging.getLogger(__name__)
 

@@ -11,10 +11,11 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from pipeline.config import Section, TargetsConfig
+from pipeline.config import Section
 from pipeline.errors import ParamsError
 from pipeline.io import read_rgb
 from pipeline.targets.base import local_folder, register_target
+from pipeline.targets.options import TargetsConfig
 
 logger = logging.getLogger(__name__)
 

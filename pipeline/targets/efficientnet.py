@@ -11,9 +11,9 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from pipeline.config import TargetsConfig
 from pipeline.io import read_rgb
-from pipeline.targets import TARGETS
+from pipeline.targets.base import TARGETS
+from pipeline.targets.options import TargetsConfig
 
 logger = logging.getLogger(__name__)
 

@@ -20,13 +20,13 @@ import torch
 from pydantic import Field, field_validator
 from safetensors.torch import load_file
 
-from pipeline.config import Section, TargetsConfig
+from pipeline.config import Section
 from pipeline.errors import DataError
 from pipeline.io import read_json, require_file
-from pipeline.targets import TARGETS
-from pipeline.targets.base import TargetOutput, register_target
+from pipeline.targets.base import TARGETS, TargetOutput, register_target
 from pipeline.targets.joint_heads import HeadsConfig, JointHeads, fit_heads
 from pipeline.targets.minilm import embed_texts, minilm_caption_embeddings
+from pipeline.targets.options import TargetsConfig
 
 logger = logging.getLogger(__name__)
 

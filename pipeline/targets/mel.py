@@ -16,10 +16,11 @@ import pandas as pd
 from pydantic import Field, model_validator
 from scipy.signal import get_window
 
-from pipeline.config import Section, TargetsConfig
+from pipeline.config import Section
 from pipeline.errors import ParamsError
 from pipeline.targets.audio import RATE, audio_paths, pool_windows, waveform_batches
 from pipeline.targets.base import register_target
+from pipeline.targets.options import TargetsConfig
 
 POWER_FLOOR = 1e-10  # added to mel power before the log (-100 dB)
 

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.config import TargetsConfig
 from pipeline.errors import DataError
-from pipeline.targets import TARGETS
+from pipeline.targets.base import TARGETS
+from pipeline.targets.options import TargetsConfig
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

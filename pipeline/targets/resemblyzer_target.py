@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.config import TargetsConfig
 from pipeline.targets.audio import audio_paths, require, waveform_batches
 from pipeline.targets.base import register_target
+from pipeline.targets.options import TargetsConfig
 
 if TYPE_CHECKING:
     from resemblyzer import VoiceEncoder

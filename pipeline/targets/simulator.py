@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.config import TargetsConfig
 from pipeline.errors import DataError
 from pipeline.io import require_file
-from pipeline.targets import TARGETS
+from pipeline.targets.base import TARGETS
+from pipeline.targets.options import TargetsConfig
 
 
 @TARGETS.register("simulator")

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from pipeline.config import Section, TargetsConfig
+from pipeline.config import Section
 from pipeline.errors import ParamsError
 from pipeline.targets.audio import (
     RATE,
@@ -29,6 +29,7 @@ from pipeline.targets.audio import (
     waveform_batches,
 )
 from pipeline.targets.base import local_folder, register_target
+from pipeline.targets.options import TargetsConfig
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel

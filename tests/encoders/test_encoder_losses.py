@@ -8,7 +8,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.config import LossConfig
 from pipeline.encoders.lit_module import EncoderLitModule
 from pipeline.encoders.losses import (
     LOSSES,
@@ -17,6 +16,7 @@ from pipeline.encoders.losses import (
     retrieval_ranks,
     siglip_loss,
 )
+from pipeline.encoders.options import LossConfig
 
 
 def test_clip_loss_is_lower_for_matched_than_shuffled_pairs():

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.config import TrainConfig
-from pipeline.encoders import ENCODERS, fit_encoder
+from pipeline.encoders import ENCODERS
 from pipeline.encoders.base import build_encoder, signal_args
+from pipeline.encoders.options import TrainConfig
+from pipeline.encoders.train import fit_encoder
 
 MLP = {"hidden": 64, "depth": 1, "dropout": 0.0}
 

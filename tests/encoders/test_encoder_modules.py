@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.config import BaselineConfig, EncoderConfig
 from pipeline.encoders import ENCODERS
 from pipeline.encoders.conv import ConvEncoder, project_positions
+from pipeline.encoders.options import BaselineConfig, EncoderConfig
 from pipeline.errors import ParamsError
 
 SMALL_CONV = {"hidden_channels": 8, "depth": 2, "spatial_channels": 6, "n_fourier": 3}
@@ -42,6 +42,9 @@ def test_bad_option_value_is_params_error(signal):
 def test_configs_validate_encoder_options():
     with pytest.raises(ValueError, match="unknown option 'bogus'"):
         EncoderConfig(name="conv", options={"conv": {"bogus": 1}})
+    with pytest.raises(ValueError, match="unknown option 'deph'; expected one of .*; did you "
+                                         "mean 'depth'"):
+        EncoderConfig(name="conv", options={"conv": {"deph": 1}})
     with pytest.raises(ValueError, match="unknown option 'depth'"):
         BaselineConfig(encoder="ridge", options={"depth": 2})
     assert EncoderConfig(options={"ridge": {"alphas": [1.0]}}).kwargs("ridge") == {"alphas": [1.0]}

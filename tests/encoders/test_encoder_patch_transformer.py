@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.config import TrainConfig
-from pipeline.encoders import fit_encoder
+from pipeline.encoders.options import TrainConfig
 from pipeline.encoders.patch_transformer import PatchTransformer
+from pipeline.encoders.train import fit_encoder
 from pipeline.errors import ParamsError
 
 SMALL = {"patch_seconds": 0.1, "d_model": 16, "depth": 1, "heads": 2, "dropout": 0.0,

@@ -16,10 +16,12 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from pipeline.config import TrainConfig, load_section
-from pipeline.encoders import fit_encoder, fit_lightning
+from pipeline.config import load_section
+from pipeline.encoders import fit_lightning
 from pipeline.encoders.checkpoints import LAST, run_checkpoints
 from pipeline.encoders.lit_module import EncoderLitModule
+from pipeline.encoders.options import TrainConfig
+from pipeline.encoders.train import fit_encoder
 
 # Dropout and spatial dropout on: the resumed run must also continue the random draws.
 CONV = {"hidden_channels": 8, "depth": 1, "spatial_channels": 8, "n_fourier": 3,
@@ -141,7 +143,7 @@ def test_killed_stage_resumes_and_matches_an_uninterrupted_run(make_synthetic_st
     train = {"encoder": {"name": "conv", "options": {"conv": CONV}}, "max_epochs": 30,
              "patience": 30, "batch_size": 12, "lr": 3e-3, "num_threads": 1}
     params.write_text(yaml.safe_dump({"train": train}))
-    fit(study, tmp_path / "reference", cfg=load_section("train", params))
+    fit(study, tmp_path / "reference", cfg=load_section(TrainConfig, params))
     checkpoints, out = tmp_path / "checkpoints", tmp_path / "model"
     command = [sys.executable, str(project_root / "stages" / "train.py"), "--params",
                str(params), "--preprocessed", str(study["preprocessed"]), "--targets",

@@ -9,11 +9,12 @@ import torch
 from pyriemann.estimation import Covariances, Shrinkage
 from pyriemann.tangentspace import TangentSpace
 
-from pipeline.config import TrainConfig
-from pipeline.encoders import fit_encoder, load_encoder, predict_latents
 from pipeline.encoders.datamodule import SplitArrays
-from pipeline.encoders.model import ScaledEncoder, save_model
+from pipeline.encoders.model import ScaledEncoder, load_encoder, save_model
+from pipeline.encoders.options import TrainConfig
+from pipeline.encoders.predict import predict_latents
 from pipeline.encoders.riemann import RiemannEncoder, augment
+from pipeline.encoders.train import fit_encoder
 from pipeline.errors import ParamsError
 from pipeline.io import read_tsv
 

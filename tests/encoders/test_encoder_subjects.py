@@ -9,12 +9,17 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline.config import BaselineConfig, EvaluateConfig, TrainConfig
-from pipeline.encoders import ENCODERS, fit_baseline, fit_encoder, load_encoder, predict_latents
+from pipeline.encoders import ENCODERS
+from pipeline.encoders.baseline import fit_baseline
 from pipeline.encoders.conv import SubjectLayer
 from pipeline.encoders.mlp import SubjectLinear
+from pipeline.encoders.model import load_encoder
+from pipeline.encoders.options import BaselineConfig, TrainConfig
+from pipeline.encoders.predict import predict_latents
 from pipeline.encoders.subjects import subject_indices, unseen_index, with_unseen
-from pipeline.evaluation import evaluate
+from pipeline.encoders.train import fit_encoder
+from pipeline.evaluation.evaluate import evaluate
+from pipeline.evaluation.options import EvaluateConfig
 from pipeline.io import read_json, read_tsv, write_tsv
 from pipeline.preprocess.holdout import hold_out_directory
 

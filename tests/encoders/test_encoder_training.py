@@ -10,17 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline.config import BaselineConfig, TrainConfig
-from pipeline.encoders import (
-    ENCODERS,
-    fit_baseline,
-    fit_encoder,
-    load_encoder,
-    predict_latents,
-    train,
-)
+from pipeline.encoders import ENCODERS, train
+from pipeline.encoders.baseline import fit_baseline
 from pipeline.encoders.datamodule import load_encoder_data
-from pipeline.encoders.model import save_model
+from pipeline.encoders.model import load_encoder, save_model
+from pipeline.encoders.options import BaselineConfig, TrainConfig
+from pipeline.encoders.predict import predict_latents
+from pipeline.encoders.train import fit_encoder
 from pipeline.errors import DataError, ParamsError
 
 CONV = {"hidden_channels": 16, "depth": 2, "spatial_channels": 8, "n_fourier": 3, "dropout": 0.0}

@@ -13,12 +13,13 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 import pipeline.evaluation.crossval as crossval_module
-from pipeline.config import CrossvalConfig, parse_section
+from pipeline.config import parse_section
 from pipeline.encoders import FITTERS
 from pipeline.errors import DataError, ParamsError
 from pipeline.evaluation.classifiers import CLASSIFIERS, ClassifierOptions
 from pipeline.evaluation.crossval import crossval
 from pipeline.evaluation.crossval_folds import block_ids, make_folds, run_ids, zscore_by_run
+from pipeline.evaluation.crossval_options import CrossvalConfig
 from pipeline.io import write_json, write_tsv
 
 CLASSES = ("cat", "face", "house")
@@ -235,12 +236,12 @@ def test_encoders_need_targets_with_every_class(tmp_path):
 
 def test_crossval_params_name_unknown_models_and_allow_switching_off():
     with pytest.raises(ParamsError, match=r"crossval\.baselines: unknown classifier 'cps'"):
-        parse_section("crossval", {"baselines": {"cps": {}}})
+        parse_section(CrossvalConfig, {"baselines": {"cps": {}}})
     with pytest.raises(ParamsError, match=r"crossval\.baselines: csp\.n_comp: unknown key"):
-        parse_section("crossval", {"baselines": {"csp": {"n_comp": 2}}})
+        parse_section(CrossvalConfig, {"baselines": {"csp": {"n_comp": 2}}})
     with pytest.raises(ParamsError, match="expected at least one model"):
-        parse_section("crossval", {"encoders": {"ridge": None}, "baselines": {}})
-    cfg = parse_section("crossval", {"baselines": {"logistic": None, "tangent": {}}})
+        parse_section(CrossvalConfig, {"encoders": {"ridge": None}, "baselines": {}})
+    cfg = parse_section(CrossvalConfig, {"baselines": {"logistic": None, "tangent": {}}})
     assert cfg.active("baselines") == {"tangent": {}}
     assert cfg.train_config().seed == cfg.seed
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 import pipeline.evaluation.crossval_fit as crossval_fit
-from pipeline.config import CrossvalConfig
 from pipeline.errors import DataError
 from pipeline.evaluation.crossval import crossval
 from pipeline.evaluation.crossval_folds import make_folds
+from pipeline.evaluation.crossval_options import CrossvalConfig
 from pipeline.io import write_json, write_tsv
 
 CLASSES = ("a", "b")

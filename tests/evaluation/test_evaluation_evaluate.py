@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import EvaluateConfig
 from pipeline.errors import DataError
-from pipeline.evaluation import evaluate
+from pipeline.evaluation.evaluate import evaluate
+from pipeline.evaluation.options import EvaluateConfig
 
 ENTRY_KEYS = {
     "decoder", "decoder_ci", "chance", "baseline", "baseline_ci", "oracle", "oracle_ci",

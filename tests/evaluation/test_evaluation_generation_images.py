@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from pipeline.config import SimulateConfig
 from pipeline.evaluation.generation import GENERATION_METRICS
 from pipeline.evaluation.generation.images import (
     efficientnet_features,
@@ -14,6 +13,7 @@ from pipeline.evaluation.generation.images import (
 )
 from pipeline.evaluation.generation.score import per_stimulus
 from pipeline.generators.base import ImageOutput
+from pipeline.simulate.options import SimulateConfig
 from pipeline.simulate.stimuli import make_stimuli
 
 

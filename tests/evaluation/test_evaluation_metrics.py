@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from pipeline.config import EvaluateConfig
-from pipeline.evaluation import METRICS
-from pipeline.evaluation.metrics import top_k, top_k_curve
+from pipeline.evaluation.metrics import METRICS, top_k, top_k_curve
+from pipeline.evaluation.options import EvaluateConfig
 
 N = 10
 

@@ -8,7 +8,7 @@ import pytest
 from sklearn.linear_model import RidgeCV
 
 from pipeline.errors import DataError
-from pipeline.evaluation import METRICS
+from pipeline.evaluation.metrics import METRICS
 from pipeline.evaluation.oracle import oracle_scores, whitener
 from pipeline.evaluation.retrieval import retrieval_scores
 

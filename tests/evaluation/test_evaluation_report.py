@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.config import EvaluateConfig
-from pipeline.evaluation import evaluate
+from pipeline.evaluation.evaluate import evaluate
+from pipeline.evaluation.options import EvaluateConfig
 from pipeline.evaluation.report import format_results
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.artifacts import read_predictions, read_targets
 from pipeline.errors import DataError
-from pipeline.evaluation import METRICS
+from pipeline.evaluation.metrics import METRICS
 from pipeline.evaluation.retrieval import (
     count_repetitions,
     retrieval_scores,

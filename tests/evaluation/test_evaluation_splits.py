@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pipeline.evaluation import assign_splits
+from pipeline.evaluation.splits import assign_splits
 
 FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
 IDS = [f"stim{index:04d}" for index in range(100)]

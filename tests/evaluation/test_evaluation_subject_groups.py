@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import EvaluateConfig
 from pipeline.errors import DataError
-from pipeline.evaluation import evaluate
+from pipeline.evaluation.evaluate import evaluate
+from pipeline.evaluation.options import EvaluateConfig
 from pipeline.evaluation.report import format_results
 from pipeline.io import read_json, write_json
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.config import SimulateConfig
 from pipeline.generators.base import StimulusSet
+from pipeline.simulate.options import SimulateConfig
 from pipeline.simulate.stimuli import make_stimuli
 
 

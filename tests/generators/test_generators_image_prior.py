@@ -15,6 +15,7 @@ from pipeline.errors import ParamsError
 from pipeline.generators.base import StimulusSet
 from pipeline.generators.image.diffusion import WEIGHTS, DiffusionGenerator
 from pipeline.generators.latents import l2_normalise, unit_rows
+from pipeline.generators.options import GeneratorsConfig
 
 TINY = {"image_size": 16, "patch_size": 4, "block_out_channels": [16, 16], "steps": 20,
         "eval_every": 20, "batch_size": 16, "lr": 3e-3}
@@ -123,7 +124,7 @@ def test_prior_off_leaves_the_generator_unchanged(with_prior, features, tmp_path
 def test_bad_prior_options_raise_params_errors_naming_them(options, key):
     raw = {"image": {"name": "diffusion", "options": {"diffusion": {"prior": True, **options}}}}
     with pytest.raises(ParamsError, match=key) as error:
-        parse_section("generators", raw)
+        parse_section(GeneratorsConfig, raw)
     assert "\n" not in str(error.value)
     with pytest.raises(ValueError, match="prior_steps"):
         DiffusionGenerator.parse_sampling({"prior_steps": 0})

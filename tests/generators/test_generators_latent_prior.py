@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config import GenerateConfig
 from pipeline.errors import DataError
 from pipeline.generators.latent_prior import project_on_training
+from pipeline.generators.options import GenerateConfig
 
 
 @pytest.fixture(scope="module")

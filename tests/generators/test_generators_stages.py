@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import EvaluateConfig, GenerateConfig, GeneratorsConfig
 from pipeline.errors import DataError
 from pipeline.evaluation.generation.evaluate import evaluate_generated
+from pipeline.evaluation.options import EvaluateConfig
 from pipeline.generators.fit import fit_generators
 from pipeline.generators.generate import generate_outputs, stimulus_latents
+from pipeline.generators.options import GenerateConfig, GeneratorsConfig
 from pipeline.io import read_json, write_json, write_tsv
 
 TINY = {

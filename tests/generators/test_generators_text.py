@@ -13,7 +13,6 @@ import torch
 from pipeline.errors import DataError, ParamsError
 from pipeline.generators import GENERATORS
 from pipeline.generators.base import StimulusSet, TextOutput
-from pipeline.generators.registered import load_all
 from pipeline.generators.text.decoding import caption_loss
 from pipeline.generators.text.prefix_lm import PrefixLM
 from pipeline.generators.text.tokenizer import (
@@ -38,7 +37,6 @@ def fitted(stimulus_set: StimulusSet) -> PrefixLM:
 
 
 def test_registered_as_text_generator():
-    load_all()
     assert GENERATORS["text"].get("prefix_lm") is PrefixLM
 
 

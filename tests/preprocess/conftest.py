@@ -11,9 +11,9 @@ import pytest
 import yaml
 from preprocess_fixtures import build_raw, step_context, write_bids
 
-from pipeline.config import PreprocessConfig
-from pipeline.preprocess import preprocess_study
+from pipeline.preprocess.options import PreprocessConfig
 from pipeline.preprocess.step import StepContext
+from pipeline.preprocess.study import preprocess_study
 
 
 @pytest.fixture(scope="session")

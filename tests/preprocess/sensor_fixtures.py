@@ -14,9 +14,9 @@ import mne_bids
 import numpy as np
 from preprocess_fixtures import STIMULI
 
-from pipeline.config import SeegConfig
 from pipeline.simulate.meg import UNITS
 from pipeline.simulate.meg import make_info as meg_info
+from pipeline.simulate.options import SeegConfig
 from pipeline.simulate.seeg import SEEG, make_shafts
 
 SFREQ = 200.0

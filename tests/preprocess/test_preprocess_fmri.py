@@ -13,10 +13,10 @@ import pytest
 from fmri_fixtures import STIMULI, TR, brain_mask, write_func_study
 
 from pipeline.artifacts import read_preprocessed
-from pipeline.config import PreprocessConfig
 from pipeline.errors import DataError
 from pipeline.io import read_json
-from pipeline.preprocess import PIPELINES, preprocess_study
+from pipeline.preprocess.options import PreprocessConfig
+from pipeline.preprocess.study import PIPELINES, preprocess_study
 
 N_VOXELS = int(brain_mask().sum())
 

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import FmriPreprocessConfig
 from pipeline.preprocess.fmri_glm import (
     ESTIMATORS,
     event_regressors,
@@ -16,6 +15,7 @@ from pipeline.preprocess.fmri_glm import (
     nuisance_matrix,
     residualize,
 )
+from pipeline.preprocess.options import FmriPreprocessConfig
 
 TR = 2.0
 

@@ -8,12 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import PreprocessConfig, SimulateConfig, TargetsConfig, TrainConfig
-from pipeline.encoders import fit_encoder, predict_latents
+from pipeline.encoders.options import TrainConfig
+from pipeline.encoders.predict import predict_latents
+from pipeline.encoders.train import fit_encoder
 from pipeline.io import read_json
-from pipeline.preprocess import preprocess_study
-from pipeline.simulate import simulate_study
+from pipeline.preprocess.options import PreprocessConfig
+from pipeline.preprocess.study import preprocess_study
+from pipeline.simulate.modalities import simulate_study
+from pipeline.simulate.options import SimulateConfig
 from pipeline.targets.compute import compute_targets
+from pipeline.targets.options import TargetsConfig
 
 PHYSIO = ["cardiac_*", "respiratory_*"]
 

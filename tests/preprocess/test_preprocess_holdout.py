@@ -5,11 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.config import PreprocessConfig, parse_section
+from pipeline.config import parse_section
 from pipeline.errors import ParamsError
 from pipeline.io import read_json
-from pipeline.preprocess import preprocess_study
 from pipeline.preprocess.holdout import hold_out
+from pipeline.preprocess.options import PreprocessConfig
+from pipeline.preprocess.study import preprocess_study
 
 EPOCH_ONLY = {"steps": [{"fn": "epoch", "kwargs": {"tmin": 0.0, "tmax": 0.2}}]}
 
@@ -45,4 +46,4 @@ def test_unknown_or_every_subject_is_a_params_error():
     assert held["split"].tolist() == ["unused", "test", "val"]
     assert trials["split"].tolist() == ["train", "test", "val"]  # the input is unchanged
     with pytest.raises(ParamsError, match="holdout_subjects: got .*distinct"):
-        parse_section("preprocess", {"holdout_subjects": ["01", "sub-01"]})
+        parse_section(PreprocessConfig, {"holdout_subjects": ["01", "sub-01"]})

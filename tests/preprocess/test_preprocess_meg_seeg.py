@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from sensor_fixtures import SEEG_LAYOUT, build_meg, build_seeg, write_sensor_bids
 
-from pipeline.config import PreprocessConfig
 from pipeline.errors import DataError
 from pipeline.io import read_json
-from pipeline.preprocess import PIPELINES, STEPS, preprocess_study
+from pipeline.preprocess.options import PreprocessConfig
 from pipeline.preprocess.recordings import find_recordings
+from pipeline.preprocess.step import STEPS
 from pipeline.preprocess.steps_raw import bipolar_pairs
+from pipeline.preprocess.study import PIPELINES, preprocess_study
 from pipeline.simulate.meg import DEVICE_TO_HEAD, helmet_locations
 from pipeline.simulate.seeg import make_shafts
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipeline.config import PreprocessConfig
 from pipeline.errors import ParamsError
+from pipeline.preprocess.options import PreprocessConfig
 from pipeline.preprocess.step import plan_steps
 
 EPOCH = {"fn": "epoch", "kwargs": {"tmin": -0.1, "tmax": 0.6}}

@@ -5,8 +5,7 @@ import dataclasses
 import numpy as np
 from preprocess_fixtures import build_raw
 
-from pipeline.preprocess import STEPS
-from pipeline.preprocess.step import plan_steps, run_steps
+from pipeline.preprocess.step import STEPS, plan_steps, run_steps
 
 
 def test_run_steps_leaves_the_recording_untouched(shipped_cfg, context):

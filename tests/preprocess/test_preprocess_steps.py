@@ -7,8 +7,7 @@ from preprocess_fixtures import SFREQ, channel_names, standard_montage
 from sensor_fixtures import build_seeg
 
 from pipeline.errors import DataError, ParamsError
-from pipeline.preprocess import STEPS
-from pipeline.preprocess.step import Kind
+from pipeline.preprocess.step import STEPS, Kind
 from pipeline.preprocess.steps_epochs import robust_scale_array
 
 EPOCH = {"tmin": -0.2, "tmax": 0.5}

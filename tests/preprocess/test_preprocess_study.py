@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 from preprocess_fixtures import BUMP_LATENCY, STIMULI, channel_names
 
-from pipeline.config import PreprocessConfig
 from pipeline.errors import DataError, ParamsError
 from pipeline.evaluation.splits import assign_splits
 from pipeline.io import read_json, read_tsv
-from pipeline.preprocess import preprocess_study
+from pipeline.preprocess.options import PreprocessConfig
 from pipeline.preprocess.recordings import SPLIT_FRACTIONS
+from pipeline.preprocess.study import preprocess_study
 
 N_TRIALS_PER_SUBJECT = 38  # one per second from 1 s to 38 s of a 40 s recording
 EPOCH_ONLY = PreprocessConfig(steps=[{"fn": "epoch", "kwargs": {"tmin": 0.0, "tmax": 0.2}}])

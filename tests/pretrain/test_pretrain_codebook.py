@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.config import PretrainConfig
-from pipeline.pretrain import pretrain_study
+from pipeline.pretrain.options import PretrainConfig
 from pipeline.pretrain.quantizer import EMAQuantizer, code_usage
+from pipeline.pretrain.run import pretrain_study
 
 
 def test_perplexity_and_usage_of_code_counts():

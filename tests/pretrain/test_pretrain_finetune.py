@@ -8,13 +8,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from pipeline.config import PretrainConfig, TrainConfig
-from pipeline.encoders import fit_encoder, load_encoder
+from pipeline.encoders.model import load_encoder
+from pipeline.encoders.options import TrainConfig
 from pipeline.encoders.patch_transformer import PatchTransformer
 from pipeline.encoders.pretrained import load_pretrained
+from pipeline.encoders.train import fit_encoder
 from pipeline.errors import DataError, ParamsError
 from pipeline.io import read_tsv, write_tsv
-from pipeline.pretrain import pretrain_study
+from pipeline.pretrain.options import PretrainConfig
+from pipeline.pretrain.run import pretrain_study
 
 FAST = {"tokenizer_epochs": 1, "epochs": 2, "batch_size": 16,
         "codebook": {"size": 8, "dim": 4, "hidden": 16, "collapse_perplexity": 1.0}}

@@ -14,12 +14,14 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from pipeline import cli
+from pipeline import stage
 from pipeline.artifacts import Preprocessed
-from pipeline.config import STUDY_GROUPS, PretrainConfig, load_section
+from pipeline.config import STUDY_GROUPS, load_section
 from pipeline.errors import DataError, ParamsError
-from pipeline.pretrain import PRETRAINERS, data, pretrain_study
+from pipeline.pretrain import PRETRAINERS, data
 from pipeline.pretrain.masked import random_time_mask
+from pipeline.pretrain.options import PretrainConfig
+from pipeline.pretrain.run import pretrain_study
 
 FAST = {"tokenizer_epochs": 2, "epochs": 2, "batch_size": 16,
         "codebook": {"size": 8, "dim": 4, "hidden": 16, "collapse_perplexity": 1.0}}
@@ -52,7 +54,7 @@ def test_stage_writes_the_codebook_outputs(make_pretrain_study, tiny_backbone, p
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     out = tmp_path / "pretrained"
-    monkeypatch.setattr(cli, "setup_logging", lambda name: None)  # keep pytest's log capture
+    monkeypatch.setattr(stage, "setup_logging", lambda name: None)  # keep pytest's log capture
     monkeypatch.setattr(sys, "argv", [
         "pretrain.py", "--params", str(tmp_path / "params.yaml"), "--study", "eeg",
         "--preprocessed", str(study["preprocessed"]), "--out", str(out),
@@ -137,7 +139,7 @@ def test_params_errors_are_one_line(tmp_path, make_pretrain_study, tiny_backbone
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"pretrain": {"mask_ratio": 1.5}}))
     with pytest.raises(ParamsError, match=r"pretrain\.mask_ratio: .*less than 1"):
-        load_section("pretrain", params)
+        load_section(PretrainConfig, params)
     with pytest.raises(ParamsError, match="'bogus'"):
         pretrain_study(PretrainConfig(method="mae"), {"bogus": 1}, tmp_path, tmp_path / "out")
     study = make_pretrain_study("study")

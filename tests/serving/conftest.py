@@ -14,16 +14,23 @@ import yaml
 from tiny_project import tiny_params
 
 from pipeline.config import load_section
-from pipeline.encoders import fit_baseline, fit_encoder, predict_latents
-from pipeline.evaluation import evaluate
+from pipeline.encoders.baseline import fit_baseline
+from pipeline.encoders.predict import predict_latents
+from pipeline.encoders.train import fit_encoder
+from pipeline.evaluation.evaluate import evaluate
 from pipeline.evaluation.generation.evaluate import evaluate_generated
+from pipeline.evaluation.options import EvaluateConfig
 from pipeline.generators.fit import fit_generators
 from pipeline.generators.generate import generate_outputs
-from pipeline.preprocess import preprocess_study
+from pipeline.generators.options import GenerateConfig
+from pipeline.preprocess.options import PreprocessConfig
+from pipeline.preprocess.study import preprocess_study
+from pipeline.sections import section_model
 from pipeline.serving.bundle import load_bundle
 from pipeline.serving.export import export_bundle
+from pipeline.serving.options import ExportConfig
 from pipeline.studies import generate_study
-from pipeline.targets import compute_targets
+from pipeline.targets.compute import compute_targets
 
 STUDY = "eeg"
 TINY_SPEECH = {"n_subjects": 1, "stimuli": {"train": 24, "val": 6, "test": 6},
@@ -33,7 +40,7 @@ TINY_SPEECH = {"n_subjects": 1, "stimuli": {"train": 24, "val": 6, "test": 6},
 def run_tiny_study(params_path: Path, root: Path, study: str = STUDY) -> dict[str, Path]:
     """Every stage of ``study`` of ``params_path`` into ``root``; the export's inputs."""
     def section(name):
-        return load_section(name, params_path, study)
+        return load_section(section_model(name), params_path, study)
 
     paths = {name: root / name for name in ("raw", "preprocessed", "targets", "generators")}
     paths.update(encoder=root / "models" / "decoder", baseline=root / "models" / "baseline",
@@ -85,10 +92,10 @@ def _run_on_one_thread(params_path: Path, root: Path, study: str) -> dict[str, P
 
 def _export(paths: dict[str, Path], params_path: Path, out: Path, study: str) -> Path:
     out.mkdir()
-    export_bundle(load_section("export", params_path, study), study, paths,
-                  load_section("preprocess", params_path, study),
-                  load_section("generate", params_path, study),
-                  load_section("evaluate", params_path, study), out)
+    export_bundle(load_section(ExportConfig, params_path, study), study, paths,
+                  load_section(PreprocessConfig, params_path, study),
+                  load_section(GenerateConfig, params_path, study),
+                  load_section(EvaluateConfig, params_path, study), out)
     return out
 
 

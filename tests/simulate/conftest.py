@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.config import SimulateConfig
+from pipeline.simulate.options import SimulateConfig
 
 
 def tiny_config(**changes: object) -> SimulateConfig:
@@ -69,7 +69,7 @@ def tiny_cfg() -> SimulateConfig:
 @pytest.fixture(scope="session")
 def tiny_study(tmp_path_factory: pytest.TempPathFactory, tiny_cfg: SimulateConfig) -> Path:
     """The BIDS root of the tiny study."""
-    from pipeline.simulate import simulate_study
+    from pipeline.simulate.modalities import simulate_study
 
     root = tmp_path_factory.mktemp("tiny") / "raw"
     simulate_study(tiny_cfg, root)

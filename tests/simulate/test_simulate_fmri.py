@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import SimulateConfig
 from pipeline.io import read_json
-from pipeline.simulate import SIMULATORS, simulate_study
 from pipeline.simulate.fmri_design import LEAD_OUT
 from pipeline.simulate.fmri_noise import PHYSIO_COLUMNS
+from pipeline.simulate.modalities import SIMULATORS, simulate_study
+from pipeline.simulate.options import SimulateConfig
 
 FMRI = {"voxel_size": 12.0, "run_duration": 60.0, "oracle_voxels": 20, "oracle_noise_runs": 2}
 

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import FmriConfig, FmriNoiseConfig, SimulateConfig
 from pipeline.simulate.fmri_design import fmri_schedule, trials_per_run
 from pipeline.simulate.fmri_noise import (
     PHYSIO_COLUMNS,
@@ -17,6 +16,7 @@ from pipeline.simulate.fmri_noise import (
 )
 from pipeline.simulate.fmri_subject import component_amplitudes, event_peak, make_fmri_subject
 from pipeline.simulate.fmri_voxels import draw_blobs, make_grid
+from pipeline.simulate.options import FmriConfig, FmriNoiseConfig, SimulateConfig
 from pipeline.simulate.responses import make_response_model
 from pipeline.simulate.seeding import make_rng
 from pipeline.simulate.stimuli import make_stimuli

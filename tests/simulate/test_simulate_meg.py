@@ -8,7 +8,6 @@ from mne.io.constants import FIFF
 from mne_bids import BIDSPath, read_raw_bids
 
 from pipeline.io import read_json
-from pipeline.simulate import simulate_study
 from pipeline.simulate.forward import make_head
 from pipeline.simulate.meg import (
     DEVICE_TO_HEAD,
@@ -18,6 +17,7 @@ from pipeline.simulate.meg import (
     N_LOCATIONS,
     helmet_locations,
 )
+from pipeline.simulate.modalities import simulate_study
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +106,8 @@ def test_oracle_works_in_the_evoked_subspace(meg_study, meg_cfg, oracle_score):
 
 def test_preprocessing_finds_the_bad_sensors(meg_study, tmp_path):
     """Bad sensors are found per channel type (magnetometers apart from gradiometers)."""
-    from pipeline.config import PreprocessConfig
-    from pipeline.preprocess import preprocess_study
+    from pipeline.preprocess.options import PreprocessConfig
+    from pipeline.preprocess.study import preprocess_study
 
     steps = [{"fn": "pick", "kwargs": {"types": ["mag", "grad"]}},
              {"fn": "mark_bad_channels", "kwargs": {"z_threshold": 4.0}},

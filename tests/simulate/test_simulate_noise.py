@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from pipeline.config import NoiseConfig
 from pipeline.simulate.covariance import noise_covariance
 from pipeline.simulate.eeg import CHANNELS, EEG, NOISE_UNIT
 from pipeline.simulate.faults import apply_channel_faults
 from pipeline.simulate.forward import make_head
 from pipeline.simulate.noise import background, make_noise_model
+from pipeline.simulate.options import NoiseConfig
 from pipeline.simulate.waveforms import pink_amplitude, shaped_noise
 
 SFREQ = 250.0

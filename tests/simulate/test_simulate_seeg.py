@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from mne_bids import BIDSPath, read_raw_bids
 
-from pipeline.config import SeegConfig, SimulateConfig
 from pipeline.io import read_json
-from pipeline.simulate import simulate_study
 from pipeline.simulate.forward import SHELL
+from pipeline.simulate.modalities import simulate_study
+from pipeline.simulate.options import SeegConfig, SimulateConfig
 from pipeline.simulate.seeg import (
     BRAIN_CENTRE,
     BRAIN_RADIUS,
@@ -100,8 +100,8 @@ def test_oracle_beats_chance(seeg_study, oracle_score):
 
 def test_preprocessing_finds_the_bad_contacts(seeg_study, tmp_path):
     """The recommended sEEG steps (eeg_meg's docstring) find the simulated bad contacts."""
-    from pipeline.config import PreprocessConfig
-    from pipeline.preprocess import preprocess_study
+    from pipeline.preprocess.options import PreprocessConfig
+    from pipeline.preprocess.study import preprocess_study
 
     steps = [{"fn": "pick", "kwargs": {"types": ["seeg"]}},
              {"fn": "mark_bad_channels", "kwargs": {"z_threshold": 5.0}},

@@ -11,8 +11,8 @@ from scipy.io import wavfile
 
 pytest.importorskip("espeakng_loader", reason="speech synthesis needs pip install espeakng-loader")
 
-from pipeline.config import SimulateConfig  # noqa: E402
-from pipeline.simulate import simulate_study  # noqa: E402
+from pipeline.simulate.modalities import simulate_study  # noqa: E402
+from pipeline.simulate.options import SimulateConfig  # noqa: E402
 from pipeline.simulate.seeding import make_rng  # noqa: E402
 from pipeline.simulate.sentences import SentenceSource, vocabulary  # noqa: E402
 from pipeline.simulate.speech_features import band_edges, band_envelopes, envelope  # noqa: E402
@@ -164,7 +164,7 @@ def test_study_writes_audio_words_and_listening_recordings(speech_root):
 
 
 def test_the_mel_target_reads_the_study(speech_root, tmp_path):
-    from pipeline.config import TargetsConfig
+    from pipeline.targets.options import TargetsConfig
 
     info = compute_targets(TargetsConfig(name="mel"), speech_root, tmp_path)
     assert info["n_stimuli"] == 20

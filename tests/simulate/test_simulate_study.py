@@ -8,8 +8,8 @@ import pytest
 from mne_bids import BIDSPath, read_raw_bids
 
 from pipeline.io import read_json
-from pipeline.simulate import simulate_study
 from pipeline.simulate.eeg import CHANNELS
+from pipeline.simulate.modalities import simulate_study
 
 
 def _raw(root, subject):
@@ -112,7 +112,7 @@ def test_same_seed_same_study(tiny_study, tiny_cfg, tmp_path):
 @pytest.mark.slow
 def test_oracle_tracks_snr(tmp_path, oracle_score):
     """At a low snr the oracle retrieves 40 test stimuli well but not perfectly; more snr helps."""
-    from pipeline.config import SimulateConfig, SplitSizes
+    from pipeline.simulate.options import SimulateConfig, SplitSizes
 
     means = {}
     for snr in (0.035, 0.2):

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.config import PreprocessConfig, StudyConfig
+from pipeline.preprocess.options import PreprocessConfig
 from pipeline.studies import generate_study
+from pipeline.studies.options import StudyConfig
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ import pytest
 
 from pipeline.errors import DataError, ParamsError
 from pipeline.io import read_tsv
-from pipeline.preprocess import preprocess_study
 from pipeline.preprocess.montage import standard_montage
+from pipeline.preprocess.study import preprocess_study
 from pipeline.studies.bids_mirror import descriptions
 
 STIMULI = ["face", "house"]

@@ -8,12 +8,15 @@ import mne_bids
 import pandas as pd
 import pytest
 
-from pipeline.config import CrossvalConfig, PreprocessConfig, StudyConfig, parse_section
+from pipeline.config import parse_section
 from pipeline.errors import DataError, ParamsError
 from pipeline.evaluation.crossval import crossval
-from pipeline.preprocess import preprocess_study
+from pipeline.evaluation.crossval_options import CrossvalConfig
 from pipeline.preprocess.montage import standard_montage
+from pipeline.preprocess.options import PreprocessConfig
+from pipeline.preprocess.study import preprocess_study
 from pipeline.studies import generate_study
+from pipeline.studies.options import StudyConfig
 
 STEPS = [{"fn": "pick", "kwargs": {"types": ["eeg"]}}, {"fn": "check_montage"},
          {"fn": "filter", "kwargs": {"l_freq": 7.0, "h_freq": 30.0}},
@@ -52,7 +55,7 @@ def test_eegmmidb_writes_bids_eeg_with_fists_and_feet(eegmmidb):
 def test_eegmmidb_options_are_checked(tmp_path):
     with pytest.raises(ParamsError, match=r"runs: got runs \[3, 6\]; expected distinct runs "
                                           r"among \[5, 6, 9, 10, 13, 14\]"):
-        parse_section("study", {"name": "eegmmidb", "options": {"eegmmidb": {"runs": [3, 6]}}})
+        parse_section(StudyConfig, {"name": "eegmmidb", "options": {"eegmmidb": {"runs": [3, 6]}}})
     with pytest.raises(DataError, match=r"does not exist; expected EDF files .*S001R06\.edf"):
         generate_study(StudyConfig(name="eegmmidb", options={
             "eegmmidb": {"path": str(tmp_path / "none")}}), tmp_path / "raw")

@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import CrossvalConfig, PreprocessConfig, StudyConfig
 from pipeline.errors import DataError
 from pipeline.evaluation.crossval import crossval
-from pipeline.preprocess import preprocess_study
+from pipeline.evaluation.crossval_options import CrossvalConfig
+from pipeline.preprocess.options import PreprocessConfig
+from pipeline.preprocess.study import preprocess_study
 from pipeline.studies import generate_study
 from pipeline.studies.haxby2001 import CAPTIONS, MASK, block_events
+from pipeline.studies.options import StudyConfig
 
 FUNC = {"estimator": "lagged", "split_events": True, "lag_window": [0.0, 2.5],
         "high_pass": None, "mask_file": str(MASK)}

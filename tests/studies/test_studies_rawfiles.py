@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import PreprocessConfig
 from pipeline.io import read_tsv
-from pipeline.preprocess import PIPELINES, preprocess_study
+from pipeline.preprocess.options import PreprocessConfig
+from pipeline.preprocess.study import PIPELINES, preprocess_study
 
 ECOG = "sub-pt1_ses-02_task-monitor_acq-ecog_run-01_clip2.lay"
 HEADERS = (".vhdr", ".edf", ".set", ".fif")

@@ -9,6 +9,7 @@ import pytest
 from pipeline.config import parse_section
 from pipeline.errors import DataError, ParamsError
 from pipeline.io import read_tsv
+from pipeline.studies.options import StudyConfig
 from pipeline.studies.rawfiles import RawFilesOptions, number_runs
 
 
@@ -21,17 +22,17 @@ def _annotations(root, **entities) -> pd.Series:
 
 def test_unknown_keys_and_bad_labels_are_params_errors():
     with pytest.raises(ParamsError, match=r"rawfiles\.colour: unknown key"):
-        parse_section("study", {"name": "rawfiles",
+        parse_section(StudyConfig, {"name": "rawfiles",
                                 "options": {"rawfiles": {"files": ["a.edf"], "colour": 1}}})
     bad = {"files": [{"path": "a.edf", "subject": "sub-01", "run": "x", "kind": "video"}]}
     with pytest.raises(ParamsError) as error:
-        parse_section("study", {"name": "rawfiles", "options": {"rawfiles": bad}})
+        parse_section(StudyConfig, {"name": "rawfiles", "options": {"rawfiles": bad}})
     message = str(error.value)
     assert "files.0.subject: got 'sub-01'; expected a BIDS label" in message
     assert "files.0.run: got 'x'; expected a run number" in message
     assert "files.0.kind: unknown file kind 'video'; expected one of evoked, raw" in message
     with pytest.raises(ParamsError, match=r"got channel type\(s\) ecogg"):
-        parse_section("study", {"name": "rawfiles", "options": {"rawfiles": {
+        parse_section(StudyConfig, {"name": "rawfiles", "options": {"rawfiles": {
             "files": [{"path": "a.edf", "channel_types": {"eeg": "ecogg"}}]}}})
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from pipeline.config import SimulateConfig, StudyConfig
 from pipeline.io import atomic_output_dir
+from pipeline.simulate.options import SimulateConfig
 from pipeline.studies import STUDIES, generate_study
+from pipeline.studies.options import StudyConfig
 
 
 def _tiny() -> StudyConfig:

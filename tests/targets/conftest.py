@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.config import SimulateConfig
+from pipeline.simulate.options import SimulateConfig
 from pipeline.simulate.stimuli import make_stimuli
 
 

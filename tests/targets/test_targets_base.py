@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from pipeline.config import TargetsConfig
 from pipeline.errors import DataError
-from pipeline.targets import TARGETS, compute_targets
-from pipeline.targets.base import NoOptions, TargetOutput, options_model
+from pipeline.targets.base import TARGETS, NoOptions, TargetOutput, options_model
+from pipeline.targets.compute import compute_targets
+from pipeline.targets.options import TargetsConfig
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
-from pipeline.config import TargetsConfig
 from pipeline.errors import DataError
-from pipeline.targets import TARGETS, compute_targets
+from pipeline.targets.base import TARGETS
+from pipeline.targets.compute import compute_targets
+from pipeline.targets.options import TargetsConfig
 
 
 def write_stimuli(raw: Path, n: int = 3) -> pd.DataFrame:

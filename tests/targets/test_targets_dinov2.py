@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline.config import TargetsConfig
 from pipeline.errors import ParamsError
-from pipeline.targets import compute_targets
+from pipeline.targets.compute import compute_targets
+from pipeline.targets.options import TargetsConfig
 
 transformers = pytest.importorskip("transformers")
 

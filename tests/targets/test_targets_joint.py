@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 from safetensors.numpy import load_file
 
-from pipeline.config import TargetsConfig
 from pipeline.errors import DataError
-from pipeline.targets import compute_targets
 from pipeline.targets import joint as joint_module
+from pipeline.targets.compute import compute_targets
 from pipeline.targets.joint import load_joint_space
+from pipeline.targets.options import TargetsConfig
 
 FAST = {"image_features": "simulator", "dim": 8, "max_epochs": 60, "patience": 10}
 

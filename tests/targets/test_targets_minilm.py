@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import TargetsConfig
 from pipeline.errors import DataError
-from pipeline.targets import TARGETS, compute_targets
+from pipeline.targets.base import TARGETS
+from pipeline.targets.compute import compute_targets
+from pipeline.targets.options import TargetsConfig
 
 CAPTIONS = {
     "face": "a photograph of a human face",

@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline.config import TargetsConfig
 from pipeline.errors import ParamsError
-from pipeline.targets import compute_targets
+from pipeline.targets.compute import compute_targets
+from pipeline.targets.options import TargetsConfig
 
 open_clip = pytest.importorskip("open_clip")
 

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from scipy.io import wavfile
 
-from pipeline.config import TargetsConfig
 from pipeline.errors import DataError, ParamsError
-from pipeline.targets import TARGETS, audio, resemblyzer_target, whisper_tiny
+from pipeline.targets import audio, resemblyzer_target, whisper_tiny
+from pipeline.targets.base import TARGETS
+from pipeline.targets.options import TargetsConfig
 
 RATE = 16_000
 SPEECH_REASON = "needs the speech extra: pip install 'brainrecon[speech]'"

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.config import EvaluateConfig
 from pipeline.evaluation.generation import GENERATION_METRICS
 from pipeline.evaluation.generation.score import SOURCES, metric_entry, metrics_of_kind
 from pipeline.evaluation.generation.sheet import plot_sheet
+from pipeline.evaluation.options import EvaluateConfig
 from pipeline.generators.base import ImageOutput, ShapeOutput, StimulusSet, TextOutput
 from pipeline.generators.generate import INDEX_FILE
 from pipeline.generators.outputs import OUTPUT_IO

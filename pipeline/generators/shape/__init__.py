@@ -1,3 +1,1 @@
-"""shape generators (each module registers itself)."""
-
-from pipeline.generators.shape import parametric  # noqa: F401
+"""Shape generators (registered in ``GENERATORS["shape"]``: parametric)."""

@@ -1,3 +1,1 @@
-"""text generators (each module registers itself)."""
-
-from pipeline.generators.text import gemma, prefix_lm  # noqa: F401  (register)
+"""Text generators (registered in ``GENERATORS["text"]``: gemma, prefix_lm)."""

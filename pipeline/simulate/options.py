@@ -1,0 +1,236 @@
+"""``study.options.simulated``: the simulator's physics, read by :mod:`pipeline.simulate`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from pipeline.config import Section, registered
+
+Modality = Annotated[str, registered("pipeline.simulate.modalities", "SIMULATORS")]
+StimulusSetName = Annotated[str, registered("pipeline.simulate.stimulus_sets", "STIMULUS_SETS")]
+
+
+class NoiseConfig(Section):
+    """Relative amplitudes of the simulated nuisance, in noise units (RMS at the sensors).
+
+    One unit is 10 microvolts in EEG, 100 fT (magnetometers) and 20 fT/cm (gradiometers)
+    in MEG, 20 microvolts in sEEG (``noise_units`` of each array in pipeline.simulate).
+    """
+
+    pink: float = Field(1.0, ge=0, description="1/f background noise")
+    white: float = Field(0.2, ge=0, description="sensor (white) noise")
+    alpha: float = Field(0.5, ge=0, description="posterior 8-12 Hz alpha rhythm")
+    line: float = Field(0.5, ge=0, description="line noise at line_freq and harmonics")
+    line_freq: float = Field(50.0, gt=0)
+    blinks_per_minute: float = Field(8.0, ge=0)
+    blink_amplitude: float = Field(5.0, ge=0)
+    drift: float = Field(2.0, ge=0, description="slow drift below 0.1 Hz")
+    bad_channels: int = Field(2, ge=0, le=16, description="noisy or flat channels per subject")
+
+    @model_validator(mode="after")
+    def _some_noise(self) -> NoiseConfig:
+        if not any((self.pink, self.white, self.alpha, self.line, self.drift)):
+            raise ValueError(
+                "got pink=white=alpha=line=drift=0; expected at least one positive amplitude "
+                "(snr is relative to the noise)"
+            )
+        return self
+
+
+class SplitSizes(Section):
+    """Number of distinct stimuli in each split (splits are by stimulus)."""
+
+    train: int = Field(480, ge=2)
+    val: int = Field(40, ge=2)
+    test: int = Field(40, ge=2)
+
+
+class OracleConfig(Section):
+    """Window and rate of the representation the Bayes-optimal oracle classifies."""
+
+    tmin: float = Field(0.0, ge=-1.0, description="window start, seconds from onset")
+    tmax: float = Field(0.5, le=10.0, description="window end (excluded), seconds from onset")
+    sfreq: float = Field(50.0, gt=0)
+    n_noise_epochs: int = Field(3000, ge=100)
+
+    @model_validator(mode="after")
+    def _window(self) -> OracleConfig:
+        if round((self.tmax - self.tmin) * self.sfreq) < 1:
+            raise ValueError(
+                f"got tmin={self.tmin}, tmax={self.tmax} at sfreq={self.sfreq}; expected a "
+                "window of at least one sample"
+            )
+        return self
+
+
+class SpeechFeatureWeights(Section):
+    """RMS weight of each part of the simulated responses to speech (relative to each other)."""
+
+    envelope: float = Field(1.0, ge=0, description="temporal response to the acoustic envelope")
+    spectrogram: float = Field(1.0, ge=0, description="temporal responses to frequency bands")
+    words: float = Field(1.0, ge=0, description="evoked responses to each word's latent")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> SpeechFeatureWeights:
+        if not any((self.envelope, self.spectrogram, self.words)):
+            raise ValueError(
+                "got envelope=spectrogram=words=0; expected at least one positive weight"
+            )
+        return self
+
+
+class SpeechConfig(Section):
+    """``study.options.simulated.speech``: heard sentences (``stimulus: speech``)."""
+
+    voice: str = Field("en-us", description="espeak-ng voice")
+    words_per_minute: int = Field(150, ge=80, le=450)
+    segment_duration: float = Field(
+        3.0, gt=0.5, le=10.0, description="seconds of each stimulus, cut from the sentences"
+    )
+    pause: float = Field(0.3, ge=0, le=2.0, description="silence (s) between two sentences")
+    audio_sfreq: int = Field(
+        16000, ge=16000, le=48000, description="rate of the written WAVs (the band envelopes "
+        "reach 7 kHz)"
+    )
+    n_bands: int = Field(8, ge=1, le=64, description="frequency bands driving the responses")
+    word_latent_dim: int = Field(16, ge=1, description="dimension of each word's latent")
+    weights: SpeechFeatureWeights = SpeechFeatureWeights()
+
+
+class SeegConfig(Section):
+    """``study.options.simulated.seeg``: depth shafts of the simulated sEEG (``modality: seeg``)."""
+
+    n_shafts: int = Field(8, ge=1, le=52, description="depth shafts, alternating left and right")
+    contacts_per_shaft: int = Field(10, ge=2, le=18, description="contacts per shaft")
+    spacing_mm: float = Field(3.5, ge=1.0, le=10.0, description="centre-to-centre contact spacing")
+
+    @model_validator(mode="after")
+    def _fits_in_the_brain(self) -> SeegConfig:
+        length = (self.contacts_per_shaft - 1) * self.spacing_mm
+        if length > 60.0:
+            raise ValueError(
+                f"got contacts_per_shaft={self.contacts_per_shaft} x spacing_mm="
+                f"{self.spacing_mm}: shafts {length:g} mm long; expected at most 60 mm"
+            )
+        return self
+
+
+class FmriNoiseConfig(Section):
+    """RMS of each simulated fMRI nuisance per voxel, in percent signal change."""
+
+    thermal: float = Field(1.0, ge=0, description="AR(1) thermal noise, independent per voxel")
+    ar1: float = Field(0.3, ge=0, lt=1, description="lag-one autocorrelation of thermal noise")
+    network: float = Field(0.5, ge=0, description="spatially smooth, slowly varying fluctuations")
+    physio: float = Field(0.7, ge=0, description="cardiac and respiratory noise (RETROICOR-like)")
+    drift: float = Field(1.5, ge=0, description="low-frequency scanner drift (random walk)")
+
+    @model_validator(mode="after")
+    def _some_noise(self) -> FmriNoiseConfig:
+        if not any((self.thermal, self.network, self.physio, self.drift)):
+            raise ValueError(
+                "got thermal=network=physio=drift=0; expected at least one positive amplitude "
+                "(snr is relative to the noise)"
+            )
+        return self
+
+
+class FmriConfig(Section):
+    """``study.options.simulated.fmri``: the simulated fMRI study (``modality: fmri``)."""
+
+    voxel_size: float = Field(
+        6.0, ge=2.0, le=20.0, description="isotropic voxel size (mm) of the MNI152 brain grid"
+    )
+    tr: float = Field(2.0, ge=1.0, le=2.0, description="repetition time (s)")
+    isi: tuple[float, float] = Field(
+        (3.0, 6.0), description="onset-to-onset interval (s), drawn uniformly"
+    )
+    event_duration: float = Field(1.0, gt=0, le=10.0, description="stimulus duration (s)")
+    run_duration: float = Field(
+        540.0, ge=60.0, description="longest run (s); trials are dealt into as few runs as fit"
+    )
+    hrf_onset_jitter: float = Field(
+        0.5, ge=0, description="standard deviation (s) of each subject's HRF onset shift"
+    )
+    blobs_per_source: int = Field(2, ge=1, description="Gaussian blobs in each response map")
+    blob_fwhm: float = Field(12.0, gt=0, description="blob full width at half maximum (mm)")
+    map_jitter: float = Field(
+        3.0, ge=0, description="standard deviation (mm) of each subject's blob displacement"
+    )
+    noise: FmriNoiseConfig = FmriNoiseConfig()
+    oracle_voxels: int = Field(
+        200, ge=2, description="voxels (most responsive to training stimuli) the oracle uses"
+    )
+    oracle_noise_runs: int = Field(
+        6, ge=1, description="extra runs per subject whose single-trial errors give noise_cov"
+    )
+
+    @model_validator(mode="after")
+    def _design(self) -> FmriConfig:
+        low, high = self.isi
+        if not 0 < low <= high:
+            raise ValueError(
+                f"isi: got {list(self.isi)}; expected [low, high] with 0 < low <= high"
+            )
+        if self.event_duration > low:
+            raise ValueError(
+                f"event_duration: got {self.event_duration}; expected at most isi low ({low})"
+            )
+        return self
+
+
+class SimulateConfig(Section):
+    """``study.options.simulated``: the built-in simulator (it writes a BIDS root)."""
+
+    modality: Modality = Field("eeg", description="the recording simulated (pipeline.simulate)")
+    stimulus: StimulusSetName = Field(
+        "images", description="what the subjects perceive (pipeline.simulate.stimulus_sets)"
+    )
+    seed: int = Field(0, ge=0)
+    n_subjects: int = Field(3, ge=1)
+    stimuli: SplitSizes = SplitSizes()
+    test_repetitions: int = Field(4, ge=1)
+    image_size: int = Field(64, ge=32)
+    sfreq: float = Field(250.0, gt=0)
+    n_sources: int = Field(24, ge=1)
+    snr: float = Field(
+        0.2,
+        gt=0,
+        description="evoked RMS over total noise RMS at the sensors (pipeline.simulate.recording)",
+    )
+    isi: tuple[float, float] = (0.9, 1.1)
+    noise: NoiseConfig = NoiseConfig()
+    oracle: OracleConfig = OracleConfig()
+    seeg: SeegConfig = SeegConfig()
+    fmri: FmriConfig = FmriConfig()
+    speech: SpeechConfig = SpeechConfig()
+
+    @model_validator(mode="after")
+    def _consistent_rates(self) -> SimulateConfig:
+        low, high = self.isi
+        if not 0 < low <= high:
+            raise ValueError(
+                f"isi: got {list(self.isi)}; expected [low, high] with 0 < low <= high"
+            )
+        if self.stimulus == "speech" and low < self.speech.segment_duration:
+            raise ValueError(
+                f"isi: got {list(self.isi)}; expected at least speech.segment_duration "
+                f"({self.speech.segment_duration} s) between onsets, so segments do not overlap"
+            )
+        if self.stimulus == "speech" and self.modality == "fmri":
+            raise ValueError(
+                "stimulus 'speech' is simulated for the sensor modalities (eeg, meg, seeg); "
+                "got modality 'fmri'"
+            )
+        if self.oracle.sfreq > self.sfreq:
+            raise ValueError(
+                f"oracle.sfreq: got {self.oracle.sfreq}; expected at most sfreq ({self.sfreq})"
+            )
+        if self.noise.line_freq >= self.sfreq / 2:
+            raise ValueError(
+                f"noise.line_freq: got {self.noise.line_freq}; expected below Nyquist "
+                f"({self.sfreq / 2})"
+            )
+        return self
+
