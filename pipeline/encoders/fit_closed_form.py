@@ -7,10 +7,10 @@ from pathlib import Path
 
 from pipeline.config import TrainConfig
 from pipeline.encoders import FITTERS
-from pipeline.encoders.checkpoints import RunCheckpoints
 from pipeline.encoders.datamodule import EncoderData
 from pipeline.encoders.fitting import FitResult
 from pipeline.encoders.model import ScaledEncoder
+from pipeline.lightning_runs import RunCheckpoints
 
 logger = logging.getLogger(__name__)
 
