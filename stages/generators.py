@@ -12,10 +12,12 @@ def main() -> None:
     parser.add_argument("--raw", required=True, help="BIDS root of the study (reads stimuli/)")
     parser.add_argument("--targets", required=True, help="directory of the target latents")
     parser.add_argument("--out", required=True, help="directory of the fitted generators")
+    parser.add_argument("--checkpoints", default=None,
+                        help="keeps checkpoints between runs: a killed fit resumes from here")
     args = parser.parse_args()
     cfg = load_section(GeneratorsConfig, args.params, args.study)
     with atomic_output_dir(args.out) as out:
-        fit_generators(cfg, args.raw, args.targets, out)
+        fit_generators(cfg, args.raw, args.targets, out, checkpoint_dir=args.checkpoints)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ import logging
 from pathlib import Path
 
 from pipeline.encoders import FITTERS
-from pipeline.encoders.checkpoints import RunCheckpoints
 from pipeline.encoders.datamodule import EncoderData
 from pipeline.encoders.fitting import FitResult
 from pipeline.encoders.model import ScaledEncoder
 from pipeline.encoders.options import TrainConfig
+from pipeline.lightning_runs import RunCheckpoints
 
 logger = logging.getLogger(__name__)
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import shutil
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +15,23 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from pipeline.encoders import FITTERS
 from pipeline.encoders.batchnorm_sync import GlobalBatchNormSync
-from pipeline.encoders.checkpoints import BEST, LAST, STATE_KEY, RunCheckpoints, resume_path
 from pipeline.encoders.datamodule import EncoderData, EncoderDataModule
 from pipeline.encoders.fitting import FitResult
 from pipeline.encoders.lit_module import EncoderLitModule
 from pipeline.encoders.model import ScaledEncoder
 from pipeline.encoders.options import TrainConfig
 from pipeline.errors import DataError, ParamsError
+from pipeline.lightning_runs import (
+    BEST,
+    LAST,
+    STATE_KEY,
+    RunCheckpoints,
+    checkpoint_directory,
+    quiet_trainer,
+    resume_path,
+)
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_top1"]  # then the loss terms' values
-
-
-@contextlib.contextmanager
-def checkpoint_directory(checkpoints: RunCheckpoints | None) -> Iterator[Path]:
-    """The run's checkpoint directory (created), or a temporary one removed on exit."""
-    if checkpoints is not None:
-        checkpoints.directory.mkdir(parents=True, exist_ok=True)
-        yield checkpoints.directory
-        return
-    with tempfile.TemporaryDirectory(prefix="brainrecon-checkpoints-") as directory:
-        yield Path(directory)
 
 
 def make_trainer(cfg: TrainConfig, directory: Path) -> pl.Trainer:
@@ -57,18 +50,14 @@ def make_trainer(cfg: TrainConfig, directory: Path) -> pl.Trainer:
     hardware = {"accelerator": cfg.accelerator, "strategy": cfg.strategy, "devices": cfg.devices,
                 "num_nodes": cfg.num_nodes, "precision": cfg.precision}
     try:
-        return pl.Trainer(
+        return quiet_trainer(
+            directory,
             **hardware,
             max_epochs=cfg.max_epochs,
             plugins=[GlobalBatchNormSync()] if cfg.sync_batchnorm else None,
             use_distributed_sampler=False,
             deterministic="warn",
-            logger=False,
             callbacks=[EarlyStopping(monitor="val_loss", patience=cfg.patience), best, last],
-            enable_progress_bar=sys.stderr.isatty(),
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            default_root_dir=directory,
         )
     except (ValueError, MisconfigurationException) as exc:  # Lightning's checks of the hardware
         message = " ".join(str(exc).split())

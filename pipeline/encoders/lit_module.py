@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 import torch.distributed as dist
 from lightning.pytorch.utilities import rank_zero_only
-from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import nn
 from torch.distributed._functional_collectives import all_gather_single
 
-from pipeline.encoders.checkpoints import STATE_KEY, rng_state, set_rng_state
 from pipeline.encoders.losses import WeightedLoss, retrieval_ranks
 from pipeline.encoders.options import LossConfig
+from pipeline.lightning_runs import STATE_KEY, rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
-
-logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
-warnings.filterwarnings("ignore", ".*does not have many workers.*", category=PossibleUserWarning)
-warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\).*", category=FutureWarning)
-warnings.filterwarnings("ignore", ".*Checkpoint directory .* exists and is not empty.*")
 
 
 @rank_zero_only
@@ -61,7 +53,7 @@ class EncoderLitModule(pl.LightningModule):
         AdamW settings, applied to the parameters that require gradients (a frozen
         pretrained backbone is left out).
     fingerprint : str
-        Identifies the run in its checkpoints (see ``pipeline.encoders.checkpoints``).
+        Identifies the run in its checkpoints (see :mod:`pipeline.lightning_runs`).
     """
 
     def __init__(self, encoder: nn.Module, loss: LossConfig, lr: float, weight_decay: float,

@@ -161,8 +161,13 @@ class Generator(ABC):
     @classmethod
     @abstractmethod
     def fit(cls, options: Section, train: StimulusSet, val: StimulusSet, seed: int,
-            ) -> Generator:
-        """Fit on the training stimuli; ``val`` is for early stopping and selection only."""
+            checkpoint_dir: Path | None = None) -> Generator:
+        """Fit on the training stimuli; ``val`` is for early stopping and selection only.
+
+        ``checkpoint_dir``, if given, is where a generator with checkpointed training
+        (``diffusion``) keeps them, so that a fit killed part way resumes when started
+        again; the others fit in one go and ignore it.
+        """
 
     @abstractmethod
     def save(self, directory: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ GENERATOR_FILE = "generator.json"  # {kind, name}: which class reads a generator
 
 
 def fit_generators(cfg: GeneratorsConfig, raw_dir: str | Path, targets_dir: str | Path,
-                   out_dir: str | Path) -> dict[str, Any]:
+                   out_dir: str | Path, checkpoint_dir: str | Path | None = None,
+                   ) -> dict[str, Any]:
     """Fit every generator of ``cfg.kinds`` on the train stimuli (val for selection only).
 
     Parameters
@@ -33,6 +35,9 @@ def fit_generators(cfg: GeneratorsConfig, raw_dir: str | Path, targets_dir: str 
     out_dir : str or Path
         One directory per kind (``image/``, ``text/``, ``shape/``) with the fitted generator
         and its ``generator.json``; ``generators.json`` sums up the fit.
+    checkpoint_dir : str or Path, optional
+        Keeps the training checkpoints of each kind (``<checkpoint_dir>/<kind>``) until its
+        generator is saved: a fit killed part way resumes there when started again.
 
     Returns
     -------
@@ -52,12 +57,15 @@ def fit_generators(cfg: GeneratorsConfig, raw_dir: str | Path, targets_dir: str 
         logger.info("fitting the %s generator %r on %d train stimuli", kind, choice.name,
                     len(train))
         start = time.perf_counter()
-        generator = generator_cls.fit(options, train, val, cfg.seed)
+        checkpoints = None if checkpoint_dir is None else Path(checkpoint_dir) / kind
+        generator = generator_cls.fit(options, train, val, cfg.seed, checkpoints)
         seconds = time.perf_counter() - start
         directory = Path(out_dir) / kind
         directory.mkdir(parents=True, exist_ok=True)
         generator.save(directory)
         write_json({"kind": kind, "name": choice.name}, directory / GENERATOR_FILE)
+        if checkpoints is not None:
+            shutil.rmtree(checkpoints, ignore_errors=True)
         summary["generators"][kind] = {"name": choice.name, "fit_seconds": round(seconds, 2)}
         logger.info("%s generator %r fitted in %.1f s", kind, choice.name, seconds)
     Path(out_dir).mkdir(parents=True, exist_ok=True)  # with no kind, nothing made it yet

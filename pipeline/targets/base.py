@@ -57,12 +57,16 @@ class TargetOutput:
         as ``weights.safetensors`` when not empty.
     info : dict
         JSON-serialisable facts about the fit, written under ``info.json[<target name>]``.
+    curves : list of dict
+        The training curves of a fitted target (one row per epoch), written as
+        ``history.csv`` when not empty.
     """
 
     latents: np.ndarray
     text_latents: np.ndarray | None = None
     weights: dict[str, np.ndarray] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    curves: list[dict[str, float]] = field(default_factory=list)
 
 
 def register_target(name: str, options: type[Section] = NoOptions) -> Callable[[F], F]:

@@ -11,6 +11,7 @@ from safetensors.numpy import save_file
 
 from pipeline.errors import DataError
 from pipeline.io import read_tsv, write_json, write_tsv
+from pipeline.lightning_runs import write_curves
 from pipeline.targets.base import TARGETS, TargetOutput
 from pipeline.targets.options import TargetsConfig
 
@@ -36,8 +37,8 @@ def compute_targets(cfg: TargetsConfig, raw_dir: str | Path, out_dir: str | Path
         latents; the columns above) and ``info.json`` ({"name", "dim"}) are written; created
         if missing. A target that returns a :class:`~pipeline.targets.base.TargetOutput` also writes
         ``text_latents.npy`` (float32, [n_stimuli, text_dim]; info key ``text_dim``) and
-        ``weights.safetensors`` (info key ``weights``: the tensor names), and its own facts
-        under ``info[<target name>]``.
+        ``weights.safetensors`` (info key ``weights``: the tensor names), its training
+        curves as ``history.csv``, and its own facts under ``info[<target name>]``.
 
     Returns
     -------
@@ -87,6 +88,8 @@ def compute_targets(cfg: TargetsConfig, raw_dir: str | Path, out_dir: str | Path
         info["weights"] = sorted(output.weights)
     if output.info:
         info[cfg.name] = output.info
+    if output.curves:
+        write_curves(output.curves, out_dir / "history.csv")
     write_json(info, out_dir / "info.json")
     logger.info("targets %s: %d stimuli x %d dims", cfg.name, len(stimuli), latents.shape[1])
     return {**info, "n_stimuli": len(stimuli)}

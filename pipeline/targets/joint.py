@@ -24,7 +24,8 @@ from pipeline.config import Section
 from pipeline.errors import DataError
 from pipeline.io import read_json, require_file
 from pipeline.targets.base import TARGETS, TargetOutput, register_target
-from pipeline.targets.joint_heads import HeadsConfig, JointHeads, fit_heads
+from pipeline.targets.joint_heads import HeadsConfig, JointHeads
+from pipeline.targets.joint_training import fit_heads
 from pipeline.targets.minilm import embed_texts, minilm_caption_embeddings
 from pipeline.targets.options import TargetsConfig
 
@@ -100,7 +101,8 @@ def joint_space(cfg: TargetsConfig, stimuli_dir: Path, stimuli: pd.DataFrame) ->
     -------
     TargetOutput
         latents (n_stimuli, dim) and text_latents (n_stimuli, dim), unit norm; weights: the
-        heads; info: the options and the fit (best epoch, validation loss and top-1).
+        heads; info: the options and the fit (best epoch, validation loss and top-1);
+        curves: the train and validation loss of every epoch.
     """
     options: JointOptions = cfg.settings("joint")
     train, val = split_rows(stimuli, stimuli_dir)
@@ -108,14 +110,16 @@ def joint_space(cfg: TargetsConfig, stimuli_dir: Path, stimuli: pd.DataFrame) ->
     image = np.asarray(getattr(image, "latents", image), dtype=np.float32)  # (n, n_image)
     text = minilm_caption_embeddings(cfg, stimuli_dir, stimuli)  # (n, 384)
     captions = stimuli["caption"].astype(str).tolist()
-    heads, fit = fit_heads(image, text, captions, train, val, options.heads(), options.seed)
+    heads, fit, curves = fit_heads(image, text, captions, train, val, options.heads(),
+                                   options.seed)
     with torch.no_grad():
         latents = heads.embed("image", torch.from_numpy(image)).numpy()  # (n, dim)
         text_latents = heads.embed("text", torch.from_numpy(text)).numpy()  # (n, dim)
     weights = {key: value.numpy() for key, value in heads.state_dict().items()}
     info = {"options": options.model_dump(), "n_image": image.shape[1],
             "n_text": text.shape[1], "n_train": len(train), "n_val": len(val), **fit}
-    return TargetOutput(latents=latents, text_latents=text_latents, weights=weights, info=info)
+    return TargetOutput(latents=latents, text_latents=text_latents, weights=weights, info=info,
+                        curves=curves)
 
 
 class JointSpace:

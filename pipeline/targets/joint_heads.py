@@ -1,18 +1,14 @@
-"""Projection heads of the ``joint`` image-text space and their CLIP (InfoNCE) fit."""
+"""Projection heads of the ``joint`` image-text space, their CLIP (InfoNCE) loss and top-1."""
 
 from __future__ import annotations
 
-import logging
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,74 +78,3 @@ def top1(heads: JointHeads, image: torch.Tensor, text: torch.Tensor, captions: l
         scores = heads.embed("image", image) @ heads.embed("text", text).T  # (n, n)
     best = scores.argmax(dim=1).numpy()
     return float(np.mean(np.asarray(captions)[best] == np.asarray(captions)))
-
-
-def fit_heads(image: np.ndarray, text: np.ndarray, captions: list[str], train: np.ndarray,
-              val: np.ndarray, cfg: HeadsConfig, seed: int) -> tuple[JointHeads, dict]:
-    """Fit the heads on the training pairs; keep the epoch of lowest validation loss.
-
-    Parameters
-    ----------
-    image, text : ndarray, shapes (n_stimuli, n_image) and (n_stimuli, n_text)
-        Features of every stimulus; only the rows in ``train`` and ``val`` are read.
-    captions : list of str
-        The caption of every stimulus (identical captions are positives of each other).
-    train, val : ndarray of int
-        Row indices of the training pairs (fit) and validation pairs (early stopping).
-    cfg : HeadsConfig
-    seed : int
-        Seeds the initial weights, dropout and the order of the batches.
-
-    Returns
-    -------
-    heads : JointHeads
-        In eval mode, with the weights of the best validation epoch.
-    info : dict
-        best_epoch, epochs, val_loss, val_top1, temperature, seconds.
-    """
-    start = time.perf_counter()
-    pick = {"train": train, "val": val}
-    x = {name: torch.from_numpy(image[rows]).float() for name, rows in pick.items()}
-    y = {name: torch.from_numpy(text[rows]).float() for name, rows in pick.items()}
-    words = {name: [captions[i] for i in rows] for name, rows in pick.items()}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        heads = JointHeads(image.shape[1], text.shape[1], cfg)
-        for side, features in (("image", x["train"]), ("text", y["train"])):
-            getattr(heads, f"{side}_mean").copy_(features.mean(dim=0))
-            getattr(heads, f"{side}_std").copy_(features.std(dim=0).clamp(min=1e-6))
-        optimizer = torch.optim.AdamW(heads.parameters(), lr=cfg.lr,
-                                      weight_decay=cfg.weight_decay)
-        order = torch.Generator().manual_seed(seed)
-        same_val = same_caption(words["val"])
-        best = (math.inf, 0, {key: v.clone() for key, v in heads.state_dict().items()})
-        epoch = 0
-        for epoch in range(1, cfg.max_epochs + 1):
-            heads.train()
-            permutation = torch.randperm(len(train), generator=order)
-            for batch in permutation.split(cfg.batch_size):
-                if len(batch) < 2:
-                    continue
-                batch_words = [words["train"][i] for i in batch.tolist()]
-                loss = heads.loss(x["train"][batch], y["train"][batch], same_caption(batch_words))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            heads.eval()
-            with torch.no_grad():
-                val_loss = float(heads.loss(x["val"], y["val"], same_val))
-            if val_loss < best[0]:
-                best = (val_loss, epoch, {key: v.clone() for key, v in heads.state_dict().items()})
-            elif epoch - best[1] >= cfg.patience:
-                break
-    heads.load_state_dict(best[2])
-    heads.eval()
-    info = {
-        "best_epoch": best[1], "epochs": epoch, "val_loss": round(best[0], 6),
-        "val_top1": top1(heads, x["val"], y["val"], words["val"]),
-        "temperature": float(1.0 / heads.logit_scale.detach().clamp(max=math.log(100.0)).exp()),
-        "seconds": round(time.perf_counter() - start, 3),
-    }
-    logger.info("joint heads: best epoch %d of %d, val loss %.4f, val image->caption top-1 %.3f",
-                info["best_epoch"], info["epochs"], info["val_loss"], info["val_top1"])
-    return heads, info

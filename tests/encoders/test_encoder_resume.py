@@ -18,10 +18,11 @@ from safetensors.torch import load_file
 
 from pipeline.config import load_section
 from pipeline.encoders import fit_lightning
-from pipeline.encoders.checkpoints import LAST, run_checkpoints
+from pipeline.encoders.checkpoints import run_checkpoints
 from pipeline.encoders.lit_module import EncoderLitModule
 from pipeline.encoders.options import TrainConfig
 from pipeline.encoders.train import fit_encoder
+from pipeline.lightning_runs import LAST
 
 # Dropout and spatial dropout on: the resumed run must also continue the random draws.
 CONV = {"hidden_channels": 8, "depth": 1, "spatial_channels": 8, "n_fourier": 3,

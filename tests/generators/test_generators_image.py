@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.errors import DataError
@@ -80,7 +81,9 @@ def test_projected_latents_condition_while_the_low_level_branch_reads_the_raw(fi
 def test_diffusion_save_load_round_trip(fitted, stimulus_set, tmp_path):
     fitted.save(tmp_path / "gen")
     files = {p.suffix for p in (tmp_path / "gen").rglob("*") if p.is_file()}
-    assert files == {".json", ".safetensors"}
+    assert files == {".json", ".safetensors", ".csv"}
+    curves = pd.read_csv(tmp_path / "gen" / "history.csv")
+    assert curves.to_dict("records") == fitted.history
     loaded = DiffusionGenerator.load(tmp_path / "gen")
     latents = stimulus_set.split("test").latents
     np.testing.assert_array_equal(fitted.generate(latents, sampling(), seed=2).images,

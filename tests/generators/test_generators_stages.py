@@ -57,10 +57,17 @@ def generated(stimulus_set, tmp_path_factory):
     targets = _write_targets(stimulus_set, root / "targets")
     sources = {"decoder": _write_predictions(stimulus_set, root / "decoder", 0.3, 0),
                "baseline": _write_predictions(stimulus_set, root / "baseline", 3.0, 1)}
-    fit_generators(GeneratorsConfig(**TINY), raw, targets, root / "generators")
+    fit_generators(GeneratorsConfig(**TINY), raw, targets, root / "generators",
+                   checkpoint_dir=root / "checkpoints")
     generate_outputs(GenerateConfig(sampling=SAMPLING), root / "generators", sources, raw,
                      targets, root / "generated")
     return root, raw
+
+
+def test_the_fit_writes_curves_and_removes_its_checkpoints_once_saved(generated):
+    root, _ = generated
+    assert pd.read_csv(root / "generators" / "image" / "history.csv")["step"].tolist() == [10, 20]
+    assert list((root / "checkpoints").iterdir()) == []
 
 
 def test_every_kind_is_generated_for_every_test_stimulus_and_source(generated, stimulus_set):

@@ -59,6 +59,9 @@ def test_joint_writes_unit_norm_image_and_text_latents_and_heads(simulated_raw, 
     assert written["joint"]["n_train"] == 48 and written["joint"]["n_val"] == 8
     assert 1 <= written["joint"]["best_epoch"] <= written["joint"]["epochs"] <= 60
     assert info["joint"] == written["joint"]
+    curves = pd.read_csv(tmp_path / "history.csv")  # one row per epoch run
+    assert curves["epoch"].tolist() == list(range(1, written["joint"]["epochs"] + 1))
+    assert curves["val_loss"].min() == pytest.approx(written["joint"]["val_loss"], abs=1e-6)
     # the heads read back reproduce both sides from the inputs
     space = load_joint_space(tmp_path)
     table = pd.read_csv(tmp_path / "stimuli.tsv", sep="\t")

@@ -38,6 +38,7 @@ from pipeline.generators.image.prior import DiffusionPrior, PriorNet, PriorSched
 from pipeline.generators.latents import LatentScaler, l2_normalise
 from pipeline.generators.ridge import RidgeMap
 from pipeline.io import read_json, require_file, write_json
+from pipeline.lightning_runs import write_curves
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +141,11 @@ class DiffusionGenerator(Generator):
 
     @classmethod
     def fit(cls, options: DiffusionOptions, train: StimulusSet, val: StimulusSet, seed: int,
-            ) -> DiffusionGenerator:
+            checkpoint_dir: Path | None = None) -> DiffusionGenerator:
         """Fit on the training stimuli; the validation loss selects the kept weights.
+
+        The UNet and the prior are Lightning runs; with ``checkpoint_dir``, each keeps its
+        checkpoints there (``diffusion/``, ``prior/``) and a fit killed part way resumes.
 
         Raises
         ------
@@ -177,14 +181,16 @@ class DiffusionGenerator(Generator):
         logger.info("fitting the diffusion generator on %d train images (%d px), %d val",
                     len(train), options.image_size, len(val))
         history = train_loop(unet, conditioner, scheduler, data["train"], data["val"], schedule,
-                             seed)
-        prior = cls.fit_prior(options, scaler, unit["train"], unit["val"], seed) \
+                             seed, checkpoint_dir and Path(checkpoint_dir) / "diffusion")
+        prior = cls.fit_prior(options, scaler, unit["train"], unit["val"], seed,
+                              checkpoint_dir and Path(checkpoint_dir) / "prior") \
             if options.prior else None
         return cls(options, unet, encoder, scaler, scheduler, low_level, history, prior)
 
     @classmethod
     def fit_prior(cls, options: DiffusionOptions, scaler: LatentScaler, train_unit: np.ndarray,
-                  val_unit: np.ndarray, seed: int) -> DiffusionPrior:
+                  val_unit: np.ndarray, seed: int, checkpoint_dir: Path | None = None,
+                  ) -> DiffusionPrior:
         """Fit the diffusion prior alone (``options.prior_*``, batch_size, eval_every).
 
         Parameters
@@ -195,6 +201,8 @@ class DiffusionGenerator(Generator):
             L2-normalised training latents (learnt) and validation latents (selection).
         seed : int
             Seeds the initial weights and every draw of the training.
+        checkpoint_dir : Path, optional
+            Keeps the checkpoints of the run (see :func:`~.step_training.fit_steps`).
         """
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -204,11 +212,12 @@ class DiffusionGenerator(Generator):
         logger.info("fitting the diffusion prior on %d train latents (dim %d)", len(train_unit),
                     scaler.dim)
         return DiffusionPrior.fit(net, prior_scheduler(options.num_train_timesteps), scaler,
-                                  train_unit, val_unit, schedule, seed)
+                                  train_unit, val_unit, schedule, seed, checkpoint_dir)
 
     def save(self, directory: Path) -> None:
-        """Write config.json, unet/ and scheduler/ (diffusers, safetensors) and the
-        conditioning weights (with the prior's, if fitted) into ``directory``."""
+        """Write config.json, unet/ and scheduler/ (diffusers, safetensors), the
+        conditioning weights (with the prior's, if fitted) and the training curves
+        (``history.csv``, ``prior_history.csv``) into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.unet.save_pretrained(directory / "unet", safe_serialization=True)
@@ -222,6 +231,8 @@ class DiffusionGenerator(Generator):
         if self.prior is not None:
             tensors.update(self.prior.tensors("prior"))
             config["prior_history"] = self.prior.history
+            write_curves(self.prior.history, directory / "prior_history.csv")
+        write_curves(self.history, directory / "history.csv")
         save_file(tensors, str(directory / WEIGHTS), metadata={"format": "pt"})
         write_json(config, directory / "config.json")
 

@@ -1,25 +1,30 @@
-"""Training loop of the conditional pixel diffusion generator, with selection on validation."""
+"""Training of the conditional pixel diffusion generator: a Lightning run selected on val."""
 
 from __future__ import annotations
 
-import copy
 import logging
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DModel
-from torch import nn
 
 from pipeline.generators.image.diffusion_model import ConditionEncoder
+from pipeline.generators.image.step_training import (
+    Batch,
+    StepBatches,
+    StepRun,
+    fit_steps,
+    run_checkpoints,
+)
 from pipeline.generators.latents import noisy_unit
 
 logger = logging.getLogger(__name__)
 
 VAL_DRAWS = 4  # (timestep, noise) draws per validation image in the validation loss
-WARMUP = 50  # steps of linear learning-rate warm-up
 
 
 @dataclass(frozen=True)
@@ -63,85 +68,67 @@ def _loss(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, noise: 
     return F.mse_loss(pred, target)
 
 
-@torch.no_grad()
-def validation_loss(unet: UNet2DModel, conditioner: Conditioner, scheduler: DDPMScheduler,
-                    val: Split, batch_size: int, seed: int) -> float:
-    """Diffusion loss on the validation images with fixed timesteps and noise (comparable
-    between evaluations), conditioned on their clean latents."""
+def train_batch(data: Split, schedule: Schedule, num_train_timesteps: int,
+                generator: torch.Generator) -> Batch:
+    """Draw one training batch: images (B, 3 p^2, S / p, S / p) of rows drawn with
+    replacement, their latents with train-time noise (B, dim), which conditions to drop (B,),
+    timesteps (B,) and noise (B, 3 p^2, S / p, S / p)."""
+    rows = torch.randint(0, len(data.pixels), (schedule.batch_size,), generator=generator)
+    unit = noisy_unit(data.unit[rows], schedule.condition_noise, generator)
+    drop = torch.rand(len(rows), generator=generator) < schedule.cond_dropout
+    timesteps = torch.randint(0, num_train_timesteps, (len(rows),), generator=generator)
+    noise = torch.randn(data.pixels[rows].shape, generator=generator)
+    return data.pixels[rows], unit, drop, timesteps, noise
+
+
+def validation_set(val: Split, num_train_timesteps: int, seed: int) -> Batch:
+    """The validation images and clean latents, ``VAL_DRAWS`` times each, with fixed
+    timesteps and noise (so that evaluations are comparable)."""
     generator = torch.Generator().manual_seed(seed)
-    pixels = val.pixels.repeat(VAL_DRAWS, 1, 1, 1)  # (n * draws, 3, S, S)
-    unit = val.unit.repeat(VAL_DRAWS, 1)
-    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (len(pixels),),
-                              generator=generator)
+    pixels = val.pixels.repeat(VAL_DRAWS, 1, 1, 1)  # (n * draws, 3 p^2, S / p, S / p)
+    unit = val.unit.repeat(VAL_DRAWS, 1)  # (n * draws, dim)
+    timesteps = torch.randint(0, num_train_timesteps, (len(pixels),), generator=generator)
     noise = torch.randn(pixels.shape, generator=generator)
-    total = 0.0
-    for start in range(0, len(pixels), batch_size):
-        rows = slice(start, start + batch_size)
-        loss = _loss(unet, scheduler, pixels[rows], noise[rows], timesteps[rows],
-                     conditioner(unit[rows]))
-        total += float(loss) * len(pixels[rows])
-    return total / len(pixels)
+    return pixels, unit, timesteps, noise
 
 
-def lr_factor(step: int, steps: int) -> float:
-    """Linear warm-up, then cosine decay to 10 % of the peak learning rate."""
-    if step < WARMUP:
-        return (step + 1) / WARMUP
-    progress = (step - WARMUP) / max(steps - WARMUP, 1)
-    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+class DiffusionRun(StepRun):
+    """The Lightning run of the UNet and the condition encoder (see :func:`train_loop`)."""
 
+    def __init__(self, unet: UNet2DModel, conditioner: Conditioner, scheduler: DDPMScheduler,
+                 train_data: Split, val: Split, schedule: Schedule, seed: int) -> None:
+        timesteps = scheduler.config.num_train_timesteps
+        batches = StepBatches(partial(train_batch, train_data, schedule, timesteps),
+                              schedule.steps, schedule.eval_every, seed)
+        super().__init__("diffusion", {"unet": unet, "encoder": conditioner.encoder}, batches,
+                         validation_set(val, timesteps, seed + 1), schedule.lr)
+        self.conditioner, self.scheduler, self.schedule = conditioner, scheduler, schedule
+        self.val_batch_size = 2 * schedule.batch_size
 
-class BestOnValidation:
-    """The history of periodic validation losses of a training loop, and the weights at the
-    lowest one.
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "schedule": asdict(self.schedule),
+                "scheduler": dict(self.scheduler.config), "scale": self.conditioner.scale}
 
-    Parameters
-    ----------
-    name : str
-        What is trained (it starts the log lines).
-    modules : sequence of nn.Module
-        The modules whose weights are kept and restored.
-    steps, eval_every : int
-        Training steps, and steps between validation losses (the last step is always one).
-    """
+    def training_loss(self, batch: Batch) -> torch.Tensor:
+        pixels, unit, drop, timesteps, noise = batch
+        return _loss(self.networks["unet"], self.scheduler, pixels, noise, timesteps,
+                     self.conditioner(unit, drop))
 
-    def __init__(self, name: str, modules: Sequence[nn.Module], steps: int,
-                 eval_every: int) -> None:
-        self.name, self.modules, self.steps, self.eval_every = name, modules, steps, eval_every
-        self.history: list[dict[str, float]] = []  # step, train_loss (mean since last), val_loss
-        self._running: list[float] = []
-        self._best: tuple[float, list[dict] | None] = (math.inf, None)
-
-    def after_step(self, step: int, train_loss: float, val_loss: Callable[[], float]) -> None:
-        """Record step ``step``'s training loss; when due, switch the modules to eval mode,
-        compute ``val_loss()``, log it and keep the weights if it is the lowest so far."""
-        self._running.append(train_loss)
-        if (step + 1) % self.eval_every != 0 and step + 1 != self.steps:
-            return
-        for module in self.modules:
-            module.eval()
-        loss = val_loss()
-        self.history.append({"step": step + 1,
-                             "train_loss": sum(self._running) / len(self._running),
-                             "val_loss": loss})
-        self._running = []
-        logger.info("%s step %d/%d: train loss %.4f, val loss %.4f", self.name, step + 1,
-                    self.steps, self.history[-1]["train_loss"], loss)
-        if loss < self._best[0]:
-            self._best = (loss, copy.deepcopy([module.state_dict() for module in self.modules]))
-
-    def restore_best(self) -> None:
-        """Load the kept weights into the modules, in eval mode."""
-        for module, state in zip(self.modules, self._best[1], strict=True):
-            module.load_state_dict(state)
-            module.eval()
-        logger.info("%s: kept the weights with the lowest val loss (%.4f)", self.name,
-                    self._best[0])
+    def validation_loss(self, val: Batch) -> float:
+        """Diffusion loss on the validation images, conditioned on their clean latents."""
+        pixels, unit, timesteps, noise = val
+        unet, total = self.networks["unet"], 0.0
+        for start in range(0, len(pixels), self.val_batch_size):
+            rows = slice(start, start + self.val_batch_size)
+            loss = _loss(unet, self.scheduler, pixels[rows], noise[rows], timesteps[rows],
+                         self.conditioner(unit[rows]))
+            total += float(loss) * len(pixels[rows])
+        return total / len(pixels)
 
 
 def train_loop(unet: UNet2DModel, conditioner: Conditioner, scheduler: DDPMScheduler,
                train_data: Split, val: Split, schedule: Schedule, seed: int,
-               ) -> list[dict[str, float]]:
+               checkpoint_dir: str | Path | None = None) -> list[dict[str, float]]:
     """Train ``unet`` and the condition encoder in place; restore the best state on validation.
 
     Each step draws a batch of training images (with replacement), adds train-time noise to
@@ -149,35 +136,17 @@ def train_loop(unet: UNet2DModel, conditioner: Conditioner, scheduler: DDPMSched
     guidance) and regresses the noise at a random timestep. Every ``eval_every`` steps the
     validation loss is computed; the weights with the lowest one are kept.
 
+    Parameters
+    ----------
+    checkpoint_dir : str or Path, optional
+        Keeps the run's checkpoints: a run killed part way resumes from its last evaluation
+        when started again with the same settings, code, data and initial weights.
+
     Returns
     -------
     list of dict
         One row per evaluation: step, train_loss (mean since the last one), val_loss.
     """
-    generator = torch.Generator().manual_seed(seed)
-    encoder = conditioner.encoder
-    params = [*unet.parameters(), *encoder.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=schedule.lr, weight_decay=0.0)
-    lr_schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, schedule.steps))
-    n = len(train_data.pixels)
-    tracker = BestOnValidation("diffusion", (unet, encoder), schedule.steps, schedule.eval_every)
-    for step in range(schedule.steps):
-        unet.train(), encoder.train()
-        rows = torch.randint(0, n, (schedule.batch_size,), generator=generator)
-        unit = noisy_unit(train_data.unit[rows], schedule.condition_noise, generator)
-        drop = torch.rand(len(rows), generator=generator) < schedule.cond_dropout
-        timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (len(rows),),
-                                  generator=generator)
-        noise = torch.randn(train_data.pixels[rows].shape, generator=generator)
-        loss = _loss(unet, scheduler, train_data.pixels[rows], noise, timesteps,
-                     conditioner(unit, drop))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        lr_schedule.step()
-        tracker.after_step(step, loss.item(), lambda: validation_loss(
-            unet, conditioner, scheduler, val, 2 * schedule.batch_size, seed + 1))
-    tracker.restore_best()
-    return tracker.history
+    run = DiffusionRun(unet, conditioner, scheduler, train_data, val, schedule, seed)
+    data = [train_data.pixels, train_data.unit, val.pixels, val.unit, conditioner.mean]
+    return fit_steps(run, run_checkpoints(checkpoint_dir, run, data))

@@ -12,7 +12,10 @@ from the training stimuli only; the validation loss selects the kept weights.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +24,14 @@ from diffusers import DDIMScheduler, DDPMScheduler
 from diffusers.models.embeddings import get_timestep_embedding
 from torch import nn
 
-from pipeline.generators.image.diffusion_train import VAL_DRAWS, BestOnValidation, lr_factor
+from pipeline.generators.image.diffusion_train import VAL_DRAWS
+from pipeline.generators.image.step_training import (
+    Batch,
+    StepBatches,
+    StepRun,
+    fit_steps,
+    run_checkpoints,
+)
 from pipeline.generators.latents import LatentScaler, noisy_unit, unit_rows
 
 logger = logging.getLogger(__name__)
@@ -79,6 +89,42 @@ def prior_scheduler(num_train_timesteps: int) -> DDPMScheduler:
                          clip_sample=False, timestep_spacing="trailing")
 
 
+class PriorRun(StepRun):
+    """The Lightning run of a prior's denoiser (see :meth:`DiffusionPrior.fit`).
+
+    The validation set: the validation latents ``VAL_DRAWS`` times each, with fixed
+    corruption, timesteps and noise drawn with ``seed + 1``.
+    """
+
+    def __init__(self, prior: DiffusionPrior, train: torch.Tensor, val: torch.Tensor,
+                 schedule: PriorSchedule, seed: int) -> None:
+        noise = schedule.condition_noise
+        batches = StepBatches(partial(self._batch, prior, train, schedule), schedule.steps,
+                              schedule.eval_every, seed)
+        val_set = prior.draw(val.repeat(VAL_DRAWS, 1), noise,  # (n * draws, dim)
+                             torch.Generator().manual_seed(seed + 1))
+        super().__init__("prior", {"net": prior.net}, batches, val_set, schedule.lr)
+        self.prior, self.schedule = prior, schedule
+
+    @staticmethod
+    def _batch(prior: DiffusionPrior, train: torch.Tensor, schedule: PriorSchedule,
+               generator: torch.Generator) -> Batch:
+        """Training latents drawn with replacement (B, dim), with their corruption and noise."""
+        rows = torch.randint(0, len(train), (schedule.batch_size,), generator=generator)
+        return prior.draw(train[rows], schedule.condition_noise, generator)
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "schedule": asdict(self.schedule),
+                "scheduler": dict(self.prior.scheduler.config), "scale": self.prior.scaler.scale,
+                "mean": self.prior.scaler.mean.tolist()}
+
+    def training_loss(self, batch: Batch) -> torch.Tensor:
+        return self.prior.loss(batch)
+
+    def validation_loss(self, val: Batch) -> float:
+        return float(self.prior.loss(val))
+
+
 class DiffusionPrior:
     """The fitted prior: its denoiser, noise schedule, latent statistics and history."""
 
@@ -89,7 +135,7 @@ class DiffusionPrior:
     @classmethod
     def fit(cls, net: PriorNet, scheduler: DDPMScheduler, scaler: LatentScaler,
             train_unit: np.ndarray, val_unit: np.ndarray, schedule: PriorSchedule, seed: int,
-            ) -> DiffusionPrior:
+            checkpoint_dir: str | Path | None = None) -> DiffusionPrior:
         """Train ``net`` on training latents; keep the weights with the lowest val loss.
 
         Each step draws a batch of training latents (with replacement), corrupts a copy
@@ -100,49 +146,36 @@ class DiffusionPrior:
         ----------
         train_unit, val_unit : ndarray, shape (n, dim)
             L2-normalised training and validation latents.
+        checkpoint_dir : str or Path, optional
+            Keeps the run's checkpoints: a run killed part way resumes from its last
+            evaluation when started again with the same settings, code, data and weights.
         """
-        generator = torch.Generator().manual_seed(seed)
-        train = torch.from_numpy(train_unit)  # (n, dim)
-        optimizer = torch.optim.AdamW(net.parameters(), lr=schedule.lr, weight_decay=0.0)
-        lr_schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: lr_factor(step, schedule.steps))
-        tracker = BestOnValidation("prior", (net,), schedule.steps, schedule.eval_every)
-        prior = cls(net, scheduler, scaler, tracker.history)
-        for step in range(schedule.steps):
-            net.train()
-            rows = torch.randint(0, len(train), (schedule.batch_size,), generator=generator)
-            loss = prior._loss(train[rows], schedule.condition_noise, generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            optimizer.step()
-            lr_schedule.step()
-            tracker.after_step(step, loss.item(), lambda: prior.validation_loss(
-                val_unit, schedule.condition_noise, seed + 1))
-        tracker.restore_best()
+        prior = cls(net, scheduler, scaler, [])
+        train, val = torch.from_numpy(train_unit), torch.from_numpy(val_unit)  # (n, dim)
+        run = PriorRun(prior, train, val, schedule, seed)
+        prior.history = fit_steps(run, run_checkpoints(checkpoint_dir, run, [train, val]))
         return prior
 
-    def _scaled(self, unit: torch.Tensor) -> torch.Tensor:
+    def scaled(self, unit: torch.Tensor) -> torch.Tensor:
         """Unit latents (B, dim) -> scaled latents (B, dim)."""
         return (unit - torch.from_numpy(self.scaler.mean)) / self.scaler.scale
 
-    def _loss(self, unit: torch.Tensor, condition_noise: float, generator: torch.Generator,
-              ) -> torch.Tensor:
-        """x0 regression loss of clean latents ``unit`` (B, dim) given corrupted copies."""
-        condition = self._scaled(noisy_unit(unit, condition_noise, generator))  # (B, dim)
-        clean = self._scaled(unit)
+    def draw(self, unit: torch.Tensor, condition_noise: float, generator: torch.Generator,
+             ) -> Batch:
+        """Clean latents ``unit`` (B, dim), corrupted copies (B, dim), timesteps (B,) and
+        noise (B, dim) for the loss."""
+        condition = noisy_unit(unit, condition_noise, generator)
         timesteps = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(unit),),
                                   generator=generator)
-        noise = torch.randn(clean.shape, generator=generator)
-        noisy = self.scheduler.add_noise(clean, noise, timesteps)
-        return F.mse_loss(self.net(noisy, timesteps, condition), clean)
+        noise = torch.randn(unit.shape, generator=generator)
+        return unit, condition, timesteps, noise
 
-    @torch.no_grad()
-    def validation_loss(self, val_unit: np.ndarray, condition_noise: float, seed: int) -> float:
-        """The loss on the validation latents with fixed corruption, timesteps and noise."""
-        generator = torch.Generator().manual_seed(seed)
-        unit = torch.from_numpy(val_unit).repeat(VAL_DRAWS, 1)  # (n * draws, dim)
-        return float(self._loss(unit, condition_noise, generator))
+    def loss(self, batch: Batch) -> torch.Tensor:
+        """x0 regression loss of clean latents given their corrupted copies (see :meth:`draw`)."""
+        unit, condition, timesteps, noise = batch
+        clean = self.scaled(unit)  # (B, dim)
+        noisy = self.scheduler.add_noise(clean, noise, timesteps)
+        return F.mse_loss(self.net(noisy, timesteps, self.scaled(condition)), clean)
 
     @torch.no_grad()
     def sample(self, scaled: np.ndarray, steps: int, generator: torch.Generator) -> np.ndarray:

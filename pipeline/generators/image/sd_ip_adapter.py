@@ -195,7 +195,7 @@ class SDIPAdapterGenerator(EmbeddingMapGenerator):
 
     @classmethod
     def fit(cls, options: SDIPAdapterOptions, train: StimulusSet, val: StimulusSet, seed: int,
-            ) -> SDIPAdapterGenerator:
+            checkpoint_dir: Path | None = None) -> SDIPAdapterGenerator:
         """Fit the ridge map from target latents to the adapter encoder's embeddings of the
         training images (its penalty chosen on the validation images); nothing else is
         trained."""

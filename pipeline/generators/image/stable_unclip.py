@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -79,7 +80,7 @@ class StableUnCLIPGenerator(EmbeddingMapGenerator):
 
     @classmethod
     def fit(cls, options: StableUnCLIPOptions, train: StimulusSet, val: StimulusSet, seed: int,
-            ) -> StableUnCLIPGenerator:
+            checkpoint_dir: Path | None = None) -> StableUnCLIPGenerator:
         """Fit the ridge map from target latents to the pipeline's embeddings of the training
         images (its penalty chosen on the validation images); the pipeline is not trained."""
         pipe = load_pipeline(options.path, options.device)

@@ -96,7 +96,7 @@ class ParametricGenerator(Generator):
 
     @classmethod
     def fit(cls, options: ParametricOptions, train: StimulusSet, val: StimulusSet, seed: int,
-            ) -> ParametricGenerator:
+            checkpoint_dir: Path | None = None) -> ParametricGenerator:
         """Fit the ridge maps on ``train``; ``val`` picks each map's penalty (``seed`` unused).
 
         Raises

@@ -95,7 +95,7 @@ class PrefixLM(Generator):
 
     @classmethod
     def fit(cls, options: PrefixLMOptions, train: StimulusSet, val: StimulusSet, seed: int,
-            ) -> PrefixLM:
+            checkpoint_dir: Path | None = None) -> PrefixLM:
         """Fit on the captions of ``train``; ``val`` selects the epoch (test is never read).
 
         Raises

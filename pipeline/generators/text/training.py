@@ -4,30 +4,26 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import tempfile
 import warnings
+from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.utilities import rank_zero_only
-from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch.utils.data import DataLoader, TensorDataset
 
 from pipeline.generators.latents import noisy_unit
 from pipeline.generators.text.decoding import caption_loss
 from pipeline.generators.text.language_models import LanguageModel
 from pipeline.generators.text.mapping import PrefixMapping
+from pipeline.lightning_runs import quiet_trainer
 
 logger = logging.getLogger(__name__)
 
-logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
-warnings.filterwarnings("ignore", ".*does not have many workers.*", category=PossibleUserWarning)
 warnings.filterwarnings("ignore", ".*defined a `validation_step` but have no `val_dataloader`.*")
-warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode at the start of training.*")
 
 
 def caption_dataset(mapping: PrefixMapping, lm: LanguageModel, captions: list[str],
@@ -146,13 +142,9 @@ def fit_prefix(module: PrefixLitModule, train: TensorDataset, val: TensorDataset
                         generator=torch.Generator().manual_seed(seed))
     val_loader = DataLoader(val, batch_size=max(batch_size, 64)) if has_val else None
     with tempfile.TemporaryDirectory(prefix="brainrecon-prefix-lm-") as root:
-        trainer = pl.Trainer(
-            accelerator="cpu", devices=1, max_epochs=epochs, logger=False,
-            enable_checkpointing=False, callbacks=callbacks, gradient_clip_val=1.0,
-            enable_progress_bar=sys.stderr.isatty(), enable_model_summary=False,
-            num_sanity_val_steps=0, limit_val_batches=1.0 if has_val else 0,
-            default_root_dir=root,
-        )
+        trainer = quiet_trainer(Path(root), max_epochs=epochs, enable_checkpointing=False,
+                                callbacks=callbacks, gradient_clip_val=1.0,
+                                limit_val_batches=1.0 if has_val else 0)
         trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader)
     if keep.state is not None:
         unexpected = module.load_state_dict(keep.state, strict=False).unexpected_keys
