@@ -21,6 +21,7 @@ from pipeline.config import TrainConfig
 from pipeline.encoders import FITTERS
 from pipeline.encoders.batchnorm_sync import GlobalBatchNormSync
 from pipeline.encoders.checkpoints import BEST, LAST, STATE_KEY, RunCheckpoints, resume_path
+from pipeline.encoders.curves import CurvesCallback
 from pipeline.encoders.datamodule import EncoderData, EncoderDataModule
 from pipeline.encoders.fitting import FitResult
 from pipeline.encoders.lit_module import EncoderLitModule
@@ -41,11 +42,13 @@ def checkpoint_directory(checkpoints: RunCheckpoints | None) -> Iterator[Path]:
         yield Path(directory)
 
 
-def make_trainer(cfg: TrainConfig, directory: Path) -> pl.Trainer:
+def make_trainer(cfg: TrainConfig, directory: Path, curves: Path | None = None) -> pl.Trainer:
     """A Trainer with the hardware of ``cfg`` that checkpoints into ``directory``.
 
     ``last.ckpt`` is written after every epoch (after early stopping and ``best.ckpt``
     have taken the epoch into account) and ``best.ckpt`` when the validation loss improves.
+    With ``curves``, that CSV is rewritten after every validation epoch
+    (:class:`~pipeline.encoders.curves.CurvesCallback`); there is no Lightning logger.
     Each process's sampler is built by :class:`EncoderDataModule`
     (``use_distributed_sampler=False``); batch norms see the global batch
     (:class:`GlobalBatchNormSync`, which unlike ``SyncBatchNorm`` runs on CPU).
@@ -56,6 +59,9 @@ def make_trainer(cfg: TrainConfig, directory: Path) -> pl.Trainer:
                            enable_version_counter=False)  # every epoch, after ``best``
     hardware = {"accelerator": cfg.accelerator, "strategy": cfg.strategy, "devices": cfg.devices,
                 "num_nodes": cfg.num_nodes, "precision": cfg.precision}
+    callbacks = [EarlyStopping(monitor="val_loss", patience=cfg.patience), best, last]
+    if curves is not None:
+        callbacks.append(CurvesCallback(curves))
     try:
         return pl.Trainer(
             **hardware,
@@ -64,7 +70,7 @@ def make_trainer(cfg: TrainConfig, directory: Path) -> pl.Trainer:
             use_distributed_sampler=False,
             deterministic="warn",
             logger=False,
-            callbacks=[EarlyStopping(monitor="val_loss", patience=cfg.patience), best, last],
+            callbacks=callbacks,
             enable_progress_bar=sys.stderr.isatty(),
             enable_model_summary=False,
             num_sanity_val_steps=0,
@@ -98,6 +104,7 @@ def fit_lightning(
     cfg: TrainConfig,
     out_dir: Path,
     checkpoints: RunCheckpoints | None = None,
+    curves: Path | None = None,
 ) -> FitResult:
     """Train ``model.encoder`` with :class:`EncoderLitModule`; keep the best validation epoch.
 
@@ -117,6 +124,9 @@ def fit_lightning(
         Unused: the history is returned, and written by the caller.
     checkpoints : RunCheckpoints, optional
         Where to keep the checkpoints between runs; None keeps them in a temporary directory.
+    curves : Path, optional
+        A CSV of the training curves (``pipeline.encoders.curves``), rewritten after every
+        validation epoch by the primary process, so it can be watched while training.
 
     Returns
     -------
@@ -133,7 +143,7 @@ def fit_lightning(
                            fingerprint=checkpoints.fingerprint if checkpoints else "")
     with checkpoint_directory(checkpoints) as directory:
         resume = resume_path(checkpoints) if checkpoints else None
-        trainer = make_trainer(cfg, directory)
+        trainer = make_trainer(cfg, directory, curves)
         trainer.fit(lit, datamodule=EncoderDataModule(data, cfg.batch_size, cfg.seed),
                     ckpt_path=resume)
         state, rows = read_outcome(trainer, directory)
