@@ -16,12 +16,16 @@ def main() -> None:
                         help="the pretrain stage's output (read when train.init is pretrained)")
     parser.add_argument("--checkpoints", default=None,
                         help="keeps checkpoints between runs: a killed run resumes from here")
+    parser.add_argument("--curves", default=None,
+                        help="CSV of the training curves per epoch (a DVC plots file)")
+    parser.add_argument("--curves-plot", default=None, help="PNG of the training curves")
     args = parser.parse_args()
     cfg = load_section(TrainConfig, args.params, args.study)
     with primary_output_dir(args.out) as out:  # DDP: only global rank 0 writes the outputs
         fit_encoder(
             cfg.encoder.name, cfg.encoder.kwargs(), cfg, args.preprocessed, args.targets, out,
             pretrained_dir=args.pretrained, checkpoint_dir=args.checkpoints,
+            curves=args.curves, curves_plot=args.curves_plot,
         )
 
 

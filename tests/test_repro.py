@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -31,16 +32,38 @@ TINY_STUDIES = {  # the shipped studies, one subject and few stimuli each (eeg u
                "oracle": {"n_noise_epochs": 100}},
 }
 SOUNDS = {"speech"}  # studies of heard speech: no generators, word-level scores
+TIMEOUT = 1800  # seconds for one dvc command; the first repro takes minutes on 2 cores
 
 
 def run(cmd, cwd, env):
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
 
 
+def run_json(cmd, cwd, env):
+    """The JSON that ``cmd`` prints on stdout (its log lines go to stderr)."""
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+def scalars(metrics):
+    """``metrics`` without its lists (confidence intervals), as `dvc exp show` lists them."""
+    if not isinstance(metrics, dict):
+        return metrics
+    return {key: scalars(value) for key, value in metrics.items() if not isinstance(value, list)}
+
+
 def ran_stages(output):
     return set(re.findall(r"Running stage '([a-z_@0-9]+)'", output))
+
+
+def commit(work, env, message):
+    """Commit the tiny project's git-tracked files (DVC outputs are git-ignored), if changed."""
+    run(["git", "add", "-A"], work, env)
+    if run(["git", "status", "--porcelain"], work, env).strip():
+        run(["git", "commit", "-q", "-m", message], work, env)
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +79,17 @@ def tiny_project(tmp_path_factory, project_root):
         overrides["study"] = merge(overrides["study"], {"options": {"simulated": options}})
         overrides["train"] = merge(overrides["train"], TINY["train"])
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # the stages import the copy under test (the one DVC hashes as their dependency)
+    python_path = os.pathsep.join(filter(None, (str(work), os.environ.get("PYTHONPATH"))))
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t")
+               PYTHONPATH=python_path, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
     run(["git", "init", "-q"], work, env)
     run(["dvc", "init", "-q"], work, env)
     run(["dvc", "config", "core.analytics", "false"], work, env)
+    for name in (".gitignore", ".dvcignore"):  # __pycache__ is no dependency nor git file
+        shutil.copy(project_root / name, work / name)
+    shutil.copytree(project_root / ".dvc" / "plots", work / ".dvc" / "plots")  # templates
     output = run(["dvc", "repro"], work, env)
     return work, env, output
 
@@ -79,6 +107,11 @@ def test_repro_runs_every_stage_and_writes_metrics(tiny_project):
         assert top1["oracle"] > top1["chance"], study
         for png in ("retrieval.png", "topk.png", "similarity.png"):
             assert (work / "plots" / study / png).stat().st_size > 1000
+        curves = pd.read_csv(work / "metrics" / study / "training.csv")
+        assert list(curves.columns) == ["epoch", "train_loss", "val_loss", "val_top1"]
+        epochs = [0] if study == "fmri" else [0, 1]  # ridge: one row; conv: max_epochs 2
+        assert curves["epoch"].tolist() == epochs, study
+        assert (work / "metrics" / study / "training.png").stat().st_size > 10_000
         bundle = load_bundle(work / "models" / "decoders" / study)
         assert bundle.signal["kind"] == ("betas" if study == "fmri" else "epochs")
         offline = evaluate_bundle(bundle, work / "data" / "preprocessed" / study,
@@ -94,6 +127,21 @@ def test_repro_runs_every_stage_and_writes_metrics(tiny_project):
         sheet = work / "plots" / f"{study}_generation" / "reconstructions.png"
         assert sheet.stat().st_size > 10_000
         assert (sheet.parent / "channel_captions.tsv").stat().st_size > 100
+
+
+def test_training_curves_are_dvc_plots(tiny_project, tmp_path):
+    """`dvc plots show --json` fills the training_curves template with every epoch (the
+    HTML of `dvc plots show` loads Vega from a CDN; the stage's PNG needs no network)."""
+    work, env, _ = tiny_project
+    curves, png = "metrics/eeg/training.csv", "metrics/eeg/training.png"
+    show = ["dvc", "plots", "show", "--json", "-o", str(tmp_path / "dvc_plots"), curves, png]
+    plots = run_json(show, work, env)["data"]
+    spec = plots[curves][0]["content"]
+    assert [row["epoch"] for row in spec["data"]["values"]] == ["0", "1"]
+    assert {row["rev"] for row in spec["data"]["values"]} == {"workspace"}
+    folded = spec["hconcat"][0]["transform"][0]["fold"]
+    assert folded == ["train loss", "validation loss"], "the template's two loss curves"
+    assert plots[png][0]["type"] == "image"
 
 
 def test_second_repro_is_a_no_op(tiny_project):
@@ -157,7 +205,9 @@ def test_killed_train_resumes_under_dvc_repro(tiny_project):
     assert {"train@eeg", "predict@eeg", "evaluate@eeg"} <= ran_stages(output)
     assert not last.parent.exists(), "checkpoints are removed after the fit"
     decoder = work / "models" / "encoders" / "eeg" / "decoder"
-    files = [decoder / "model.safetensors", decoder / "history.csv",
+    curves = work / "metrics" / "eeg" / "training.csv"
+    assert pd.read_csv(curves)["epoch"].tolist() == list(range(15)), "every epoch, once"
+    files = [decoder / "model.safetensors", decoder / "history.csv", curves,
              work / "metrics" / "eeg" / "evaluate.json"]
     after_resume = [path.read_bytes() for path in files]
 
@@ -168,16 +218,41 @@ def test_killed_train_resumes_under_dvc_repro(tiny_project):
     assert "up to date" in run(["dvc", "status"], work, env)
 
 
-def test_swapping_the_encoder_reruns_only_train_and_after(tiny_project):
+def test_outputs_travel_through_a_remote(tiny_project, tmp_path):
+    """Push to a local remote, clone the git repository afresh, pull: every stage is up to
+    date in the clone, and `dvc repro` runs nothing."""
     work, env, _ = tiny_project
+    run(["dvc", "remote", "add", "-d", "local", str(tmp_path / "remote")], work, env)
+    commit(work, env, "tiny project")
+    run(["dvc", "push"], work, env)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(work), str(clone)], tmp_path, env)
+    clone_env = dict(env, PYTHONPATH=env["PYTHONPATH"].replace(str(work), str(clone), 1))
+    assert not (clone / "models" / "decoders").exists()
+    run(["dvc", "pull"], clone, clone_env)
+    assert "up to date" in run(["dvc", "status"], clone, clone_env)
+    assert ran_stages(run(["dvc", "repro"], clone, clone_env)) == set()
+    for path in ("models/encoders/eeg/decoder/model.safetensors", "metrics/eeg/training.csv",
+                 "metrics/fmri/evaluate.json", "models/decoders/speech/bundle.json"):
+        assert (clone / path).read_bytes() == (work / path).read_bytes(), path
+
+
+def test_swapping_the_encoder_in_a_dvc_exp_reruns_only_train_and_after(tiny_project):
+    """`dvc status` after the swap in params.yaml lists only train; `dvc exp run -S` of the
+    same swap reruns train and what follows it, and `dvc exp show` lists the experiment with
+    its params and metrics. Leaves the experiment's results in the workspace."""
+    work, env, _ = tiny_project
+    commit(work, env, "tiny project")  # the experiment's baseline
     params_path = work / "params.yaml"
-    params = yaml.safe_load(params_path.read_text())
+    committed = params_path.read_text()
+    params = yaml.safe_load(committed)
     params["train"]["encoder"]["name"] = "ridge"
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     status = json.loads(run(["dvc", "status", "--json"], work, env).strip().splitlines()[-1])
     studies = ["eeg", *TINY_STUDIES]
     assert set(status) == {f"train@{study}" for study in studies}
-    output = run(["dvc", "repro"], work, env)
+    params_path.write_text(committed)
+    output = run(["dvc", "exp", "run", "-n", "ridge", "-S", "train.encoder.name=ridge"], work, env)
     swapped = [study for study in studies if study != "fmri"]  # fmri already trains ridge
     downstream = ("train", "predict", "evaluate", "generate", "evaluate_generated", "export")
     # fmri refits the same ridge: predict@fmri and export@fmri rerun only if train.json's
@@ -188,3 +263,17 @@ def test_swapping_the_encoder_reruns_only_train_and_after(tiny_project):
     } - {f"evaluate_generated@{study}" for study in SOUNDS}
     metrics = json.loads((work / "metrics" / "eeg" / "evaluate.json").read_text())
     assert metrics["encoder"] == "ridge"
+
+    shown = run_json(["dvc", "exp", "show", "--json"], work, env)
+    baseline = next(entry for entry in shown if entry["rev"] != "workspace")
+    experiments = {exp["name"]: exp["revs"][0]["data"] for exp in baseline["experiments"]}
+    params = experiments["ridge"]["params"]["params.yaml"]["data"]
+    assert params["train"]["encoder"]["name"] == "ridge"
+    shown_metrics = experiments["ridge"]["metrics"]
+    assert shown_metrics["metrics/eeg/evaluate.json"]["data"] == scalars(metrics)
+    for study in studies:
+        top1 = shown_metrics[f"metrics/{study}/evaluate.json"]["data"]["top1_avg2"]
+        assert 0.0 <= top1["decoder"] <= 1.0, study
+    base_data = baseline["data"]
+    assert base_data["params"]["params.yaml"]["data"]["train"]["encoder"]["name"] == "conv"
+    assert base_data["metrics"]["metrics/eeg/evaluate.json"]["data"]["encoder"] == "conv"

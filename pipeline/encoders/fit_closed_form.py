@@ -22,6 +22,7 @@ def fit_closed_form(
     cfg: TrainConfig,
     out_dir: Path,
     checkpoints: RunCheckpoints | None = None,
+    curves: Path | None = None,
 ) -> FitResult:
     """Call ``model.encoder.fit_closed_form(train, val)`` on the in-memory splits.
 
@@ -37,6 +38,8 @@ def fit_closed_form(
         Unused by closed-form fits.
     checkpoints : RunCheckpoints, optional
         Unused: a closed-form fit has no epochs to resume.
+    curves : Path, optional
+        Unused: a closed-form fit has no epochs; ``fit_encoder`` writes its one-row curves.
 
     Returns
     -------

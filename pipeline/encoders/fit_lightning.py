@@ -15,6 +15,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from pipeline.encoders import FITTERS
 from pipeline.encoders.batchnorm_sync import GlobalBatchNormSync
+from pipeline.encoders.curves import CurvesCallback
 from pipeline.encoders.datamodule import EncoderData, EncoderDataModule
 from pipeline.encoders.fitting import FitResult
 from pipeline.encoders.lit_module import EncoderLitModule
@@ -34,11 +35,13 @@ from pipeline.lightning_runs import (
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_top1"]  # then the loss terms' values
 
 
-def make_trainer(cfg: TrainConfig, directory: Path) -> pl.Trainer:
+def make_trainer(cfg: TrainConfig, directory: Path, curves: Path | None = None) -> pl.Trainer:
     """A Trainer with the hardware of ``cfg`` that checkpoints into ``directory``.
 
     ``last.ckpt`` is written after every epoch (after early stopping and ``best.ckpt``
     have taken the epoch into account) and ``best.ckpt`` when the validation loss improves.
+    With ``curves``, that CSV is rewritten after every validation epoch
+    (:class:`~pipeline.encoders.curves.CurvesCallback`); there is no Lightning logger.
     Each process's sampler is built by :class:`EncoderDataModule`
     (``use_distributed_sampler=False``); batch norms see the global batch
     (:class:`GlobalBatchNormSync`, which unlike ``SyncBatchNorm`` runs on CPU).
@@ -49,6 +52,9 @@ def make_trainer(cfg: TrainConfig, directory: Path) -> pl.Trainer:
                            enable_version_counter=False)  # every epoch, after ``best``
     hardware = {"accelerator": cfg.accelerator, "strategy": cfg.strategy, "devices": cfg.devices,
                 "num_nodes": cfg.num_nodes, "precision": cfg.precision}
+    callbacks = [EarlyStopping(monitor="val_loss", patience=cfg.patience), best, last]
+    if curves is not None:
+        callbacks.append(CurvesCallback(curves))
     try:
         return quiet_trainer(
             directory,
@@ -57,7 +63,7 @@ def make_trainer(cfg: TrainConfig, directory: Path) -> pl.Trainer:
             plugins=[GlobalBatchNormSync()] if cfg.sync_batchnorm else None,
             use_distributed_sampler=False,
             deterministic="warn",
-            callbacks=[EarlyStopping(monitor="val_loss", patience=cfg.patience), best, last],
+            callbacks=callbacks,
         )
     except (ValueError, MisconfigurationException) as exc:  # Lightning's checks of the hardware
         message = " ".join(str(exc).split())
@@ -87,6 +93,7 @@ def fit_lightning(
     cfg: TrainConfig,
     out_dir: Path,
     checkpoints: RunCheckpoints | None = None,
+    curves: Path | None = None,
 ) -> FitResult:
     """Train ``model.encoder`` with :class:`EncoderLitModule`; keep the best validation epoch.
 
@@ -106,6 +113,9 @@ def fit_lightning(
         Unused: the history is returned, and written by the caller.
     checkpoints : RunCheckpoints, optional
         Where to keep the checkpoints between runs; None keeps them in a temporary directory.
+    curves : Path, optional
+        A CSV of the training curves (``pipeline.encoders.curves``), rewritten after every
+        validation epoch by the primary process, so it can be watched while training.
 
     Returns
     -------
@@ -122,7 +132,7 @@ def fit_lightning(
                            fingerprint=checkpoints.fingerprint if checkpoints else "")
     with checkpoint_directory(checkpoints) as directory:
         resume = resume_path(checkpoints) if checkpoints else None
-        trainer = make_trainer(cfg, directory)
+        trainer = make_trainer(cfg, directory, curves)
         trainer.fit(lit, datamodule=EncoderDataModule(data, cfg.batch_size, cfg.seed),
                     ckpt_path=resume)
         state, rows = read_outcome(trainer, directory)

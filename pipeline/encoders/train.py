@@ -11,9 +11,11 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from pipeline.distributed import is_primary_process
 from pipeline.encoders import ENCODERS, FITTERS
 from pipeline.encoders.base import signal_args
 from pipeline.encoders.checkpoints import run_checkpoints
+from pipeline.encoders.curves import closed_form_curves, curve_table, plot_curves, write_curves
 from pipeline.encoders.datamodule import load_encoder_data
 from pipeline.encoders.losses import retrieval_ranks
 from pipeline.encoders.model import ScaledEncoder, save_model
@@ -34,6 +36,8 @@ def fit_encoder(
     out_dir: str | Path,
     pretrained_dir: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
+    curves: str | Path | None = None,
+    curves_plot: str | Path | None = None,
 ) -> dict:
     """Fit the encoder named ``encoder`` and write its model directory.
 
@@ -62,6 +66,13 @@ def fit_encoder(
         Keeps the checkpoints of a Lightning fit between runs: a run killed part way
         resumes from its last epoch when started again with the same params, code and
         inputs (see :mod:`pipeline.encoders.checkpoints`).
+    curves : str or Path, optional
+        A CSV of the training curves, one row per epoch: ``epoch``, ``train_loss``,
+        ``val_loss``, ``val_top1`` (a DVC plots file). A Lightning fit rewrites it after
+        every epoch; a closed-form fit writes one row, epoch 0, with its validation top-1
+        and no losses (see :mod:`pipeline.encoders.curves`).
+    curves_plot : str or Path, optional
+        A PNG of the same curves, drawn after the fit.
 
     Returns
     -------
@@ -117,7 +128,10 @@ def fit_encoder(
         checkpoint_dir, encoder, parsed, cfg,
         [path for path in (preprocessed_dir, targets_dir, pretrained_dir) if path is not None],
     )
-    result = FITTERS.get(cls.fit_method)(model, data, cfg, out_dir, checkpoints=checkpoints)
+    result = FITTERS.get(cls.fit_method)(
+        model, data, cfg, out_dir, checkpoints=checkpoints,
+        curves=None if curves is None else Path(curves),
+    )
     fit_seconds = time.perf_counter() - start
 
     val_rows = data.rows("val")
@@ -157,6 +171,14 @@ def fit_encoder(
         **result.details,
     }
     write_json(summary, out_dir / "train.json")
+    if is_primary_process() and (curves is not None or curves_plot is not None):
+        table = (closed_form_curves(summary["val_top1"]) if result.best_epoch is None
+                 else curve_table(result.history))
+        if curves is not None:
+            write_curves(table, curves)
+        if curves_plot is not None:
+            plot_curves(table, curves_plot, f"{encoder} ({cls.fit_method}): training curves",
+                        chance=summary["val_chance_top1"], best_epoch=result.best_epoch)
     logger.info(
         "%s: val top-1 %.3f (chance %.3f) in %.1f s",
         encoder, summary["val_top1"], summary["val_chance_top1"], fit_seconds,

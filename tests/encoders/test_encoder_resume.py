@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from pipeline.config import load_section
 from pipeline.encoders import fit_lightning
 from pipeline.encoders.checkpoints import run_checkpoints
+from pipeline.encoders.curves import CURVE_COLUMNS
 from pipeline.encoders.lit_module import EncoderLitModule
 from pipeline.encoders.options import TrainConfig
 from pipeline.encoders.train import fit_encoder
@@ -60,18 +61,21 @@ def crash_at_epoch(monkeypatch, epoch):
 def test_a_crashed_fit_resumes_from_its_last_epoch(make_synthetic_study, tmp_path,
                                                    monkeypatch, caplog):
     study = make_synthetic_study("study")
-    checkpoints = tmp_path / "checkpoints"
+    checkpoints, curves = tmp_path / "checkpoints", tmp_path / "training.csv"
     fit(study, tmp_path / "reference")  # uninterrupted, temporary checkpoints
     with monkeypatch.context() as patch:
         crash_at_epoch(patch, 3)
         with pytest.raises(RuntimeError, match="crash"):
-            fit(study, tmp_path / "crashed", checkpoint_dir=checkpoints)
+            fit(study, tmp_path / "crashed", checkpoint_dir=checkpoints, curves=curves)
     assert torch.load(checkpoints / LAST, weights_only=True)["epoch"] == 2
+    assert pd.read_csv(curves)["epoch"].tolist() == [0, 1, 2], "written after every epoch"
     with caplog.at_level(logging.INFO, logger="pipeline"):
-        fit(study, tmp_path / "resumed", checkpoint_dir=checkpoints)
+        fit(study, tmp_path / "resumed", checkpoint_dir=checkpoints, curves=curves)
     assert "resuming from epoch 3" in caplog.text
     assert_same_fit(tmp_path / "reference", tmp_path / "resumed")
     assert not checkpoints.exists(), "checkpoints are removed after a successful fit"
+    reference = pd.read_csv(tmp_path / "reference" / "history.csv")[CURVE_COLUMNS]
+    pd.testing.assert_frame_equal(pd.read_csv(curves), reference)  # every epoch, once
 
 
 def test_a_fit_stopped_early_and_killed_before_its_outputs_does_not_train_on(

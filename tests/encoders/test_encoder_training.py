@@ -12,6 +12,7 @@ import torch
 
 from pipeline.encoders import ENCODERS, train
 from pipeline.encoders.baseline import fit_baseline
+from pipeline.encoders.curves import CURVE_COLUMNS
 from pipeline.encoders.datamodule import load_encoder_data
 from pipeline.encoders.model import load_encoder, save_model
 from pipeline.encoders.options import BaselineConfig, TrainConfig
@@ -78,13 +79,30 @@ def test_fit_and_predict_beat_chance_on_test_trials(encoder, make_synthetic_stud
 def test_conv_training_is_selected_on_val_and_logged(make_synthetic_study, tmp_path):
     study = make_synthetic_study("study")
     cfg = TrainConfig(max_epochs=6, batch_size=12, patience=2, lr=3e-3)
-    summary = fit_encoder("conv", CONV, cfg, study["preprocessed"], study["targets"], tmp_path)
+    curves, png = tmp_path / "metrics" / "training.csv", tmp_path / "metrics" / "training.png"
+    summary = fit_encoder("conv", CONV, cfg, study["preprocessed"], study["targets"], tmp_path,
+                          curves=curves, curves_plot=png)
     history = pd.read_csv(tmp_path / "history.csv")
     assert list(history.columns) == ["epoch", "train_loss", "val_loss", "val_top1", "temperature"]
     assert summary["best_epoch"] == int(history.loc[history["val_loss"].idxmin(), "epoch"])
     assert summary["val_loss"] == pytest.approx(history["val_loss"].min(), rel=1e-5)
     assert summary["epochs_run"] == len(history) <= 6
     assert not list(tmp_path.rglob("*.ckpt")), "checkpoints are temporary; weights are safetensors"
+    # the DVC plots file: one row per epoch, the history's curves
+    pd.testing.assert_frame_equal(pd.read_csv(curves), history[CURVE_COLUMNS])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_a_closed_form_fit_writes_one_row_of_curves(make_synthetic_study, tmp_path):
+    study = make_synthetic_study("study")
+    curves, png = tmp_path / "training.csv", tmp_path / "training.png"
+    summary = fit_encoder("ridge", ENCODER_OPTIONS["ridge"], CFG, study["preprocessed"],
+                          study["targets"], tmp_path / "model", curves=curves, curves_plot=png)
+    table = pd.read_csv(curves)
+    assert list(table.columns) == CURVE_COLUMNS and len(table) == 1
+    assert table["epoch"].tolist() == [0] and table[["train_loss", "val_loss"]].isna().all(None)
+    assert table["val_top1"].tolist() == [pytest.approx(summary["val_top1"])]
+    assert png.stat().st_size > 10_000
 
 
 @pytest.mark.parametrize("encoder", ENCODERS.names())
