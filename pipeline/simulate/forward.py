@@ -206,12 +206,17 @@ def subject_dipoles(
     Returns
     -------
     positions, orientations : dict of str to ndarray, shape (n, 3)
-        New dicts; every group but "evoked" is the template's.
+        New dicts; every group but "evoked" is the template's. A displaced dipole is pulled
+        back radially to the largest distance of the template's evoked dipoles from the
+        head centre (so it stays inside the conductor).
     """
     rng = make_rng(seed, "subject sources", subject_index)
-    evoked = template.positions["evoked"]  # (S, 3)
-    positions = {**template.positions, "evoked": evoked + position_sd * rng.standard_normal(
-        evoked.shape)}
+    evoked = template.positions["evoked"] - template.centre  # (S, 3)
+    moved = evoked + position_sd * rng.standard_normal(evoked.shape)  # (S, 3)
+    radius = np.linalg.norm(moved, axis=1, keepdims=True)  # (S, 1)
+    limit = np.linalg.norm(evoked, axis=1).max()  # stay as deep as the template's dipoles
+    moved = moved * np.minimum(1.0, limit / radius)
+    positions = {**template.positions, "evoked": template.centre + moved}
     angles = orientation_sd * rng.standard_normal(evoked.shape)  # (S, 3) degrees
     rotated = np.stack([
         _rotation_matrix(angle) @ orientation

@@ -155,6 +155,9 @@ def test_subject_sources_move_the_forward_by_the_param(make_config, template, im
     _, rotated = subject_with(make_config, template, image_set,
                               subject_sources={"orientation_deg": 20.0})
     assert not np.allclose(rotated.head.gains["evoked"], make_head(template, 0, 0).gains["evoked"])
+    _, far = subject_with(make_config, template, image_set, subject_sources={"position_mm": 30.0})
+    assert far.head.gains["evoked"].shape == reference.shape  # no dipole left the conductor
+    assert np.isfinite(far.head.gains["evoked"]).all()
 
 
 def test_oracle_covariance_holds_the_trial_variability(make_config, template, image_set):
