@@ -218,7 +218,10 @@ class InducedConfig(Section):
         0.0, ge=0, le=10.0, description="RMS of the induced activity over the RMS of the evoked "
         "activity at the sources (0: off); it adds to the evoked snr"
     )
-    band: tuple[float, float] = Field((30.0, 60.0), description="band (Hz) of the bursts")
+    band: tuple[float, float] = Field(
+        (13.0, 30.0), description="band (Hz) of the bursts (default beta, which the shipped "
+        "0.5-40 Hz preprocessing keeps; gamma above 40 Hz it removes)"
+    )
     latency: float = Field(0.25, gt=0, lt=0.6, description="burst centre (s after onset)")
     width: float = Field(0.08, gt=0, le=0.2, description="burst envelope s.d. (s)")
 
