@@ -162,7 +162,7 @@ def figure(results: dict[str, Any], path: Path) -> None:
         ax.set_title(title)
         ax.set_ylim(0, 1.05)
     axes[0].set_ylabel("top-1")
-    axes[0].legend(loc="lower left")
+    axes[0].legend(loc="center left", bbox_to_anchor=(0.0, 0.72))
     fig.suptitle(f"Simulator effects, one at a time ({results['study']['modality']})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
