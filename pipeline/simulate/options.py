@@ -334,3 +334,20 @@ class SimulateConfig(Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _effects_of_sensors(self) -> SimulateConfig:
+        effects = {
+            "variability.latency_ms": self.variability.latency_ms,
+            "variability.amplitude_sd": self.variability.amplitude_sd,
+            "induced.amplitude": self.induced.amplitude,
+            "run_drift.gain_sd": self.run_drift.gain_sd,
+            "subject_sources.position_mm": self.subject_sources.position_mm,
+            "subject_sources.orientation_deg": self.subject_sources.orientation_deg,
+        }
+        on = [f"{key}={value}" for key, value in effects.items() if value]
+        if self.modality == "fmri" and on:
+            raise ValueError(
+                f"got {', '.join(on)} with modality 'fmri'; expected 0 (these effects are "
+                "simulated for the sensor modalities: eeg, meg, seeg)"
+            )
+        return self

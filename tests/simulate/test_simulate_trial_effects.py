@@ -177,3 +177,5 @@ def test_effects_validate_their_values(make_config):
         make_config(induced={"amplitude": 1.0, "band": [40.0, 130.0]})
     with pytest.raises(ValueError, match="latency_ms"):
         make_config(variability={"latency_ms": -1.0})
+    with pytest.raises(ValueError, match="run_drift.gain_sd=0.2 with modality 'fmri'"):
+        make_config(modality="fmri", run_drift={"gain_sd": 0.2})
