@@ -14,6 +14,8 @@ Usage::
 
     python benchmarks/simulator_effects.py                     # eeg, 2 subjects, 240/40/40
     python benchmarks/simulator_effects.py --effects none latency_20ms --work /tmp/effects
+    python benchmarks/simulator_effects.py --effects none latency_50ms --decoder conv \
+        --max-epochs 20 --results benchmarks/results/simulator_effects_conv.json
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from encoders import metric, study_sections  # noqa: E402
+from encoders import metric, run_encoder, study_sections  # noqa: E402
 
 from pipeline.config import merge, parse_section  # noqa: E402
+from pipeline.encoders.base import signal_args  # noqa: E402
 from pipeline.encoders.baseline import fit_baseline  # noqa: E402
+from pipeline.encoders.datamodule import load_encoder_data  # noqa: E402
 from pipeline.evaluation.evaluate import evaluate  # noqa: E402
 from pipeline.io import atomic_output_dir  # noqa: E402
 from pipeline.preprocess.study import preprocess_study  # noqa: E402
@@ -103,17 +107,36 @@ def score(sections: dict[str, Any], work: Path, average: bool) -> dict[str, Any]
     return {key: top1[key] for key in ("decoder", "decoder_ci", "oracle", "oracle_ci", "chance")}
 
 
-def run_setting(name: str, base: dict[str, Any], work: Path) -> dict[str, Any]:
-    """Prepare one effect setting's study and score it, averaged and single-trial."""
+def run_setting(name: str, base: dict[str, Any], work: Path, decoder: str | None
+                ) -> dict[str, Any]:
+    """Prepare one effect setting's study and score it, averaged and single-trial (and fit
+    encoder ``decoder`` on it, unless None)."""
     effect, strength, changes = SETTINGS[name]
     sections = setting_sections(base, changes)
     start = time.perf_counter()
     prepare_seconds = prepare(sections, work / name, work / "targets")
-    return {"setting": name, "effect": effect, "strength": strength, "changes": changes,
-            "averaged": score(sections, work / name, True),
-            "single_trial": score(sections, work / name, False),
-            "prepare_seconds": prepare_seconds,
-            "seconds": round(time.perf_counter() - start, 1)}
+    row = {"setting": name, "effect": effect, "strength": strength, "changes": changes,
+           "averaged": score(sections, work / name, True),
+           "single_trial": score(sections, work / name, False),
+           "prepare_seconds": prepare_seconds}
+    if decoder:
+        row["decoder"] = decoder_top1(decoder, sections, work / name)
+    return {**row, "seconds": round(time.perf_counter() - start, 1)}
+
+
+def decoder_top1(name: str, sections: dict[str, Any], work: Path) -> dict[str, Any]:
+    """Fit encoder ``name`` (seed 0) on the prepared study in ``work``; its averaged top-1."""
+    data = load_encoder_data(work / "preprocessed", work / "targets")
+    epochs = data.preprocessed.epochs  # (n_trials, C, T)
+    signal = signal_args(epochs.shape[1], epochs.shape[2], data.preprocessed.info["sfreq"],
+                         data.target.shape[1], len(data.subjects),
+                         data.preprocessed.info["ch_pos"])
+    run = run_encoder(name, 0, sections, work, signal)
+    if run["status"] != "ok":
+        return {"status": run["status"], "reason": run["reason"]}
+    top1 = metric(run, "top1")
+    return {"status": "ok", "decoder": top1["decoder"], "decoder_ci": top1["decoder_ci"],
+            "fit_seconds": run["train"]["fit_seconds"]}
 
 
 def cell(entry: dict[str, Any], key: str) -> str:
@@ -136,6 +159,15 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {row['effect']} | {row['strength']} | {cell(averaged, 'decoder')} | "
                      f"{cell(averaged, 'oracle')} | {cell(single, 'decoder')} | "
                      f"{cell(single, 'oracle')} |")
+    decoded = [row for row in results["rows"] if "decoder" in row]
+    if decoded:
+        lines += ["", f"`{results['study']['decoder']}` decoder (seed 0), repetitions averaged:",
+                  "", "| effect | strength | top-1 [CI] | fit (s) |", "| --- " * 4 + "|"]
+        for row in decoded:
+            fit = row["decoder"]
+            text = (f"{cell(fit, 'decoder')} | {fit['fit_seconds']:.0f}"
+                    if fit["status"] == "ok" else f"{fit['status']}: {fit['reason']} |")
+            lines.append(f"| {row['effect']} | {row['strength']} | {text} |")
     return "\n".join(lines)
 
 
@@ -189,11 +221,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repetitions", type=int, default=4, help="test repetitions")
     parser.add_argument("--effects", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--n-bootstrap", type=int, default=None, help="default: params.yaml")
+    parser.add_argument("--decoder", default=None,
+                        help="also fit this encoder (conv, ...) on each setting (slow on CPU)")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="the decoder's epochs (default: params.yaml)")
     parser.add_argument("--work", type=Path, default=None,
                         help="keep the studies here (default: a temporary folder)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    args.targets, args.threads, args.max_epochs = None, 2, None
+    args.targets, args.threads = None, 2
     return args
 
 
@@ -203,13 +239,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     base = study_sections(args)
     study = {"modality": args.modality, "n_subjects": args.subjects,
              "stimuli": "/".join(map(str, args.stimuli)), "test_repetitions": args.repetitions,
-             "confidence": base["evaluate"].confidence,
+             "confidence": base["evaluate"].confidence, "decoder": args.decoder,
              "sections": {name: base[name].model_dump(mode="json")
                           for name in ("study", "preprocess", "targets", "baseline")}}
     results: dict[str, Any] = {"study": study, "rows": [], "seconds": 0.0}
     for index, name in enumerate(args.effects):
         logger.info("[%d/%d] %s", index + 1, len(args.effects), name)
-        results["rows"].append(run_setting(name, base, work))
+        results["rows"].append(run_setting(name, base, work, args.decoder))
         results["seconds"] = round(time.perf_counter() - began, 1)
         write_results(results, args.results)
     return results
