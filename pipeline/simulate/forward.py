@@ -185,7 +185,50 @@ def _rotation_matrix(angles: np.ndarray) -> np.ndarray:
     return rz @ ry @ rx
 
 
-def make_head(template: HeadTemplate, seed: int, subject_index: int) -> Head:
+def subject_dipoles(
+    template: HeadTemplate, position_sd: float, orientation_sd: float, seed: int,
+    subject_index: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The template's dipoles with one subject's evoked dipoles displaced and rotated.
+
+    Parameters
+    ----------
+    template : HeadTemplate
+    position_sd : float
+        Standard deviation (metres, per axis) of each evoked dipole's displacement.
+    orientation_sd : float
+        Standard deviation (degrees, per axis) of each evoked dipole's rotation.
+    seed : int
+        The study seed.
+    subject_index : int
+        0-based; selects the perturbation (its own random stream).
+
+    Returns
+    -------
+    positions, orientations : dict of str to ndarray, shape (n, 3)
+        New dicts; every group but "evoked" is the template's. A displaced dipole is pulled
+        back radially to the largest distance of the template's evoked dipoles from the
+        head centre (so it stays inside the conductor).
+    """
+    rng = make_rng(seed, "subject sources", subject_index)
+    evoked = template.positions["evoked"] - template.centre  # (S, 3)
+    moved = evoked + position_sd * rng.standard_normal(evoked.shape)  # (S, 3)
+    radius = np.linalg.norm(moved, axis=1, keepdims=True)  # (S, 1)
+    limit = np.linalg.norm(evoked, axis=1).max()  # stay as deep as the template's dipoles
+    moved = moved * np.minimum(1.0, limit / radius)
+    positions = {**template.positions, "evoked": template.centre + moved}
+    angles = orientation_sd * rng.standard_normal(evoked.shape)  # (S, 3) degrees
+    rotated = np.stack([
+        _rotation_matrix(angle) @ orientation
+        for angle, orientation in zip(angles, template.orientations["evoked"], strict=True)
+    ])  # (S, 3)
+    orientations = {**template.orientations, "evoked": rotated}
+    return positions, orientations
+
+
+def make_head(
+    template: HeadTemplate, seed: int, subject_index: int, source_sd: tuple[float, float] = (0, 0)
+) -> Head:
     """Place the template brain in one subject's head and compute its gains.
 
     Parameters
@@ -196,6 +239,9 @@ def make_head(template: HeadTemplate, seed: int, subject_index: int) -> Head:
         The study seed.
     subject_index : int
         0-based subject index; selects the head position and gain.
+    source_sd : tuple of float
+        Standard deviations of the subject's evoked dipoles' displacement (metres) and
+        rotation (degrees) from the template (:func:`subject_dipoles`); (0, 0): the template's.
 
     Returns
     -------
@@ -206,12 +252,17 @@ def make_head(template: HeadTemplate, seed: int, subject_index: int) -> Head:
     translation = HEAD_TRANSLATION_SD * rng.standard_normal(3)
     response_gain = float(np.exp(GAIN_SD * rng.standard_normal()))
     matrix = _rotation_matrix(rotation)
-    groups = list(template.positions)
+    template_positions, template_orientations = template.positions, template.orientations
+    if any(source_sd):
+        template_positions, template_orientations = subject_dipoles(
+            template, *source_sd, seed, subject_index
+        )
+    groups = list(template_positions)
     positions = np.concatenate(
-        [(template.positions[g] - template.centre) @ matrix.T + template.centre + translation
+        [(template_positions[g] - template.centre) @ matrix.T + template.centre + translation
          for g in groups]
     )  # (n, 3)
-    orientations = np.concatenate([template.orientations[g] @ matrix.T for g in groups])
+    orientations = np.concatenate([template_orientations[g] @ matrix.T for g in groups])
     gain = template.array.gains(template, positions, orientations)  # (C, n)
     bounds = np.cumsum([0] + [len(template.positions[g]) for g in groups])
     gains = {

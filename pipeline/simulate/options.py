@@ -180,6 +180,97 @@ class FmriConfig(Section):
         return self
 
 
+class TrialVariabilityConfig(Section):
+    """``study.options.simulated.variability``: trial-to-trial variability of the evoked response.
+
+    Single-trial evoked responses vary in latency (Ouyang, Sommer & Zhou 2015, "Residue
+    iteration decomposition (RIDE)", J. Neurosci. Methods 250:7-21) and in amplitude
+    (Arieli, Sterkin, Grinvald & Aertsen 1996, Science 273:1868-1871; Truccolo, Ding, Knuth,
+    Nakamura & Bressler 2002, Clin. Neurophysiol. 113:206-226). 0 turns each effect off.
+    """
+
+    latency_ms: float = Field(
+        0.0, ge=0, le=100.0, description="standard deviation (ms) of each trial's latency shift "
+        "of the evoked response (Gaussian, mean 0)"
+    )
+    latency_per_source: bool = Field(
+        False, description="draw the latency shift per trial and source (else one per trial)"
+    )
+    amplitude_sd: float = Field(
+        0.0, ge=0, le=2.0, description="standard deviation of the log of each trial's evoked "
+        "gain (log-normal, mean 1)"
+    )
+
+
+class InducedConfig(Section):
+    """``study.options.simulated.induced``: stimulus-dependent, non-phase-locked band power.
+
+    Each evoked source also emits, after each onset, a burst of oscillation in ``band``
+    (one frequency per source) with a random phase per trial, so it averages out of the
+    evoked response but its power carries the stimulus: its amplitude is a fixed random
+    non-linear readout of the stimulus's evoked source pattern. Induced (non-phase-locked)
+    activity: Pfurtscheller & Lopes da Silva 1999, Clin. Neurophysiol. 110:1842-1857
+    (event-related (de)synchronisation); Tallon-Baudry & Bertrand 1999, Trends Cogn. Sci.
+    3:151-162 (induced gamma).
+    """
+
+    amplitude: float = Field(
+        0.0, ge=0, le=10.0, description="RMS of the induced activity over the RMS of the evoked "
+        "activity at the sources (0: off); it adds to the evoked snr"
+    )
+    band: tuple[float, float] = Field(
+        (13.0, 30.0), description="band (Hz) of the bursts (default beta, which the shipped "
+        "0.5-40 Hz preprocessing keeps; gamma above 40 Hz it removes)"
+    )
+    latency: float = Field(0.25, gt=0, lt=0.6, description="burst centre (s after onset)")
+    width: float = Field(0.08, gt=0, le=0.2, description="burst envelope s.d. (s)")
+
+    @model_validator(mode="after")
+    def _band(self) -> InducedConfig:
+        low, high = self.band
+        if not 0 < low <= high:
+            raise ValueError(
+                f"induced.band: got {list(self.band)}; expected [low, high] with 0 < low <= high"
+            )
+        return self
+
+
+class RunDriftConfig(Section):
+    """``study.options.simulated.run_drift``: non-stationarity between the runs of a session.
+
+    The trials of each subject are cut, in presentation order, into ``n_runs`` runs of
+    consecutive trials; in each run every sensor sees the evoked response through its own
+    gain, as when electrode impedances change (Kappenman & Luck 2010, Psychophysiology
+    47:888-904) or the head moves between runs under the MEG helmet (Gross et al. 2013,
+    NeuroImage 65:349-363; Uutela, Taulu & Hamalainen 2001, NeuroImage 14:1424-1431).
+    """
+
+    n_runs: int = Field(4, ge=1, le=100, description="runs of consecutive trials per subject")
+    gain_sd: float = Field(
+        0.0, ge=0, le=2.0, description="standard deviation of the log of each sensor's evoked "
+        "gain in each run (log-normal, mean 1; 0: off)"
+    )
+
+
+class SubjectSourcesConfig(Section):
+    """``study.options.simulated.subject_sources``: subject-specific evoked source configurations.
+
+    Each subject's evoked dipoles are displaced and rotated from the shared template
+    (inter-subject variability of functional anatomy: Haxby et al. 2011, Neuron 72:404-416;
+    of the location of visual areas: Amunts, Malikovic, Mohlberg, Schormann & Zilles 2000,
+    NeuroImage 11:66-84), on top of each subject's head position.
+    """
+
+    position_mm: float = Field(
+        0.0, ge=0, le=30.0, description="standard deviation (mm, per axis) of each evoked "
+        "dipole's displacement"
+    )
+    orientation_deg: float = Field(
+        0.0, ge=0, le=90.0, description="standard deviation (degrees, per axis) of each evoked "
+        "dipole's rotation"
+    )
+
+
 class SimulateConfig(Section):
     """``study.options.simulated``: the built-in simulator (it writes a BIDS root)."""
 
@@ -205,6 +296,10 @@ class SimulateConfig(Section):
     seeg: SeegConfig = SeegConfig()
     fmri: FmriConfig = FmriConfig()
     speech: SpeechConfig = SpeechConfig()
+    variability: TrialVariabilityConfig = TrialVariabilityConfig()
+    induced: InducedConfig = InducedConfig()
+    run_drift: RunDriftConfig = RunDriftConfig()
+    subject_sources: SubjectSourcesConfig = SubjectSourcesConfig()
 
     @model_validator(mode="after")
     def _consistent_rates(self) -> SimulateConfig:
@@ -223,6 +318,11 @@ class SimulateConfig(Section):
                 "stimulus 'speech' is simulated for the sensor modalities (eeg, meg, seeg); "
                 "got modality 'fmri'"
             )
+        if self.induced.band[1] >= self.sfreq / 2:
+            raise ValueError(
+                f"induced.band: got {list(self.induced.band)}; expected below Nyquist "
+                f"({self.sfreq / 2})"
+            )
         if self.oracle.sfreq > self.sfreq:
             raise ValueError(
                 f"oracle.sfreq: got {self.oracle.sfreq}; expected at most sfreq ({self.sfreq})"
@@ -234,3 +334,20 @@ class SimulateConfig(Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _effects_of_sensors(self) -> SimulateConfig:
+        effects = {
+            "variability.latency_ms": self.variability.latency_ms,
+            "variability.amplitude_sd": self.variability.amplitude_sd,
+            "induced.amplitude": self.induced.amplitude,
+            "run_drift.gain_sd": self.run_drift.gain_sd,
+            "subject_sources.position_mm": self.subject_sources.position_mm,
+            "subject_sources.orientation_deg": self.subject_sources.orientation_deg,
+        }
+        on = [f"{key}={value}" for key, value in effects.items() if value]
+        if self.modality == "fmri" and on:
+            raise ValueError(
+                f"got {', '.join(on)} with modality 'fmri'; expected 0 (these effects are "
+                "simulated for the sensor modalities: eeg, meg, seeg)"
+            )
+        return self

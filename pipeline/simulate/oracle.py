@@ -9,6 +9,15 @@ of the same subject, whose ``n_noise_epochs`` windows give the single-trial nois
 covariance (Ledoit-Wolf shrinkage, computed in noise units so channel types of different
 SI units shrink alike, then returned in SI units).
 
+With single-trial effects on (:mod:`pipeline.simulate.trial_effects`), the templates are
+the expected trial responses and each noise window also holds one trial's deviation from
+its expected response (a fresh draw of the effects for a random stimulus of the study, in
+a random run of the subject), so ``noise_cov`` is the covariance of noise plus trial
+variability: the oracle is then the Gaussian (linear-discriminant) approximation of the
+Bayes-optimal rule, an approximate upper bound. It ignores that this variability depends
+on the stimulus (its band power for the induced bursts, its size for amplitude and run
+gains), which a decoder could exploit.
+
 Arrays of more than ``MAX_SENSOR_CHANNELS`` channels (MEG) would make the covariance too
 large to store and to estimate, so their oracle works in the whitened evoked subspace
 instead (:mod:`pipeline.simulate.oracle_subspace`).
@@ -27,6 +36,8 @@ from scipy.signal import butter, sosfiltfilt
 from pipeline.simulate.covariance import noise_covariance
 from pipeline.simulate.oracle_subspace import evoked_subspace, project
 from pipeline.simulate.recording import SubjectSimulation, record_noise
+from pipeline.simulate.seeding import make_rng
+from pipeline.simulate.trial_effects import draw_trials, expected_sources
 
 if TYPE_CHECKING:
     from pipeline.simulate.options import OracleConfig, SimulateConfig
@@ -35,6 +46,7 @@ LOWPASS_RATIO = 0.4  # low-pass cutoff as a fraction of the oracle's sampling ra
 LOWPASS_ORDER = 4  # Butterworth order (doubled by the forward-backward pass)
 MARGIN = 2.0  # seconds of padding around responses and noise stretches (filter edges)
 EPOCHS_PER_PART = 240  # noise windows simulated per stretch of noise-only recording
+RESIDUAL_CHUNK = 20_000_000  # padded samples (trials x channels x times) filtered at once
 MAX_SENSOR_CHANNELS = 128  # above this, the oracle works in the whitened evoked subspace
 
 
@@ -147,6 +159,53 @@ def noise_windows(subject: SubjectSimulation, cfg: SimulateConfig) -> np.ndarray
     return np.concatenate(windows)
 
 
+def expected_responses(subject: SubjectSimulation, stimuli: np.ndarray) -> np.ndarray:
+    """Expected noiseless trial responses of ``stimuli`` (rows), as recorded (SI units).
+
+    Returns
+    -------
+    ndarray, shape (n, n_channels, n_times)
+        ``subject.evoked`` when no single-trial effect is on.
+    """
+    if subject.effects is None:
+        return subject.evoked[stimuli]
+    activity = expected_sources(subject.effects, stimuli)  # (n, S, T)
+    return np.einsum("cs,nst->nct", subject.effects.mixing, activity)
+
+
+def residual_windows(subject: SubjectSimulation, cfg: SimulateConfig) -> np.ndarray:
+    """Oracle windows of single trials' deviations from their expected responses.
+
+    Each window is a fresh draw of the effects for a random stimulus in a random run of the
+    subject, minus that stimulus's expected response, with the channel faults' signal gain.
+
+    Parameters
+    ----------
+    subject : SubjectSimulation
+        With ``effects``.
+    cfg : SimulateConfig
+
+    Returns
+    -------
+    ndarray, shape (oracle.n_noise_epochs, n_channels, n_times)
+    """
+    effects = subject.effects
+    rng = make_rng(cfg.seed, "oracle trial effects", subject.index)
+    count = cfg.oracle.n_noise_epochs
+    stimuli = rng.integers(len(effects.sources), size=count)
+    draws = draw_trials(effects, rng.integers(len(effects.run_gains), size=count), rng)
+    n_channels, n_times = subject.evoked.shape[1:]
+    chunk = max(1, RESIDUAL_CHUNK // (n_channels * (n_times + 2 * int(MARGIN * cfg.sfreq))))
+    windows = []
+    for first in range(0, count, chunk):
+        rows = np.arange(first, min(first + chunk, count))
+        trials = np.stack([effects.response(stimuli[row], draws, row) for row in rows])
+        deviations = trials - expected_responses(subject, stimuli[rows])  # (n, C, T)
+        deviations = subject.noise.signal_gain[:, None] * deviations
+        windows.append(represent_responses(deviations, cfg.sfreq, cfg.oracle))
+    return np.concatenate(windows)
+
+
 def unit_noise_covariance(windows: np.ndarray, units: np.ndarray) -> np.ndarray:
     """Ledoit-Wolf covariance in noise units, returned in the SI units of ``windows``.
 
@@ -187,11 +246,14 @@ def make_oracle(
         channels.
     """
     test = np.flatnonzero(stimuli["split"].to_numpy() == "test")
-    evoked = subject.noise.signal_gain[:, None] * subject.evoked[test]  # (n_test, C, T)
+    expected = expected_responses(subject, test)  # (n_test, C, T)
+    evoked = subject.noise.signal_gain[:, None] * expected
     trials = subject.schedule[subject.schedule["split"] == "test"]
     templates = represent_responses(evoked, cfg.sfreq, cfg.oracle)  # (n_test, C, t)
     recorded = represent(recording, cfg.sfreq, trials["sample"].to_numpy(), cfg.oracle)
     windows = noise_windows(subject, cfg)  # (n_noise_epochs, C, t)
+    if subject.effects is not None:
+        windows = windows + residual_windows(subject, cfg)
     units = subject.noise.units  # (C,)
     space = "sensors"
     if subject.noise.n_channels > MAX_SENSOR_CHANNELS:

@@ -7,6 +7,11 @@ expected RMS of the total noise (``NoiseModel.rms`` in :mod:`pipeline.simulate.n
 nuisance components together), both in noise units (so channel types of different SI
 units, MEG magnetometers and gradiometers, count alike). Each subject's responses are then
 multiplied by its own response gain, so its effective snr is ``snr * response_gain``.
+
+When a single-trial effect is on (latency jitter, amplitude variability, induced bursts,
+run drift: :mod:`pipeline.simulate.trial_effects`), each trial's response is drawn from
+them instead of repeating the stimulus's noiseless response; the snr keeps its definition
+(on the noiseless evoked responses, without the effects).
 """
 
 from __future__ import annotations
@@ -22,6 +27,13 @@ from pipeline.simulate.forward import Head, HeadTemplate, make_head
 from pipeline.simulate.noise import NoiseModel, background, make_noise_model
 from pipeline.simulate.schedule import recording_samples, trial_schedule
 from pipeline.simulate.seeding import make_rng
+from pipeline.simulate.trial_effects import (
+    TrialEffects,
+    draw_trials,
+    make_trial_effects,
+    schedule_runs,
+    trial_effects_active,
+)
 
 if TYPE_CHECKING:
     from pipeline.simulate.options import SimulateConfig
@@ -42,6 +54,8 @@ class SubjectSimulation:
         before channel faults.
     schedule : pandas.DataFrame
         The trial sequence (see :func:`pipeline.simulate.schedule.trial_schedule`).
+    effects : TrialEffects or None
+        The single-trial effects; None when all are off (every trial is ``evoked``).
     """
 
     index: int
@@ -49,6 +63,7 @@ class SubjectSimulation:
     noise: NoiseModel
     evoked: np.ndarray
     schedule: pd.DataFrame
+    effects: TrialEffects | None = None
 
     @property
     def label(self) -> str:
@@ -80,7 +95,9 @@ def simulate_subject(
     -------
     SubjectSimulation
     """
-    head = make_head(template, cfg.seed, subject_index)
+    sources_cfg = cfg.subject_sources
+    head = make_head(template, cfg.seed, subject_index,
+                     (sources_cfg.position_mm / 1000.0, sources_cfg.orientation_deg))
     noise = make_noise_model(cfg.noise, cfg.sfreq, template, head, cfg.seed, subject_index)
     gain = head.gains["evoked"] / noise.gain_scale[:, None]  # (C, S) noise units per A m
     evoked = np.einsum("cs,nst->nct", gain, sources)  # (N, C, T) noise units
@@ -88,17 +105,36 @@ def simulate_subject(
     scale = head.response_gain * cfg.snr * noise.rms / evoked_rms
     evoked = noise.units[:, None] * evoked * scale  # (N, C, T) SI units
     schedule = trial_schedule(stimuli, cfg, subject_index)
-    return SubjectSimulation(subject_index, head, noise, evoked, schedule)
+    effects = None
+    if trial_effects_active(cfg):
+        mixing = noise.units[:, None] * gain * scale  # (C, S) SI units per source unit
+        effects = make_trial_effects(cfg, sources, mixing, subject_index)
+    return SubjectSimulation(subject_index, head, noise, evoked, schedule, effects)
 
 
-def evoked_signal(subject: SubjectSimulation, n_samples: int) -> np.ndarray:
+def trial_responses(subject: SubjectSimulation, seed: int) -> list[np.ndarray]:
+    """Each trial's noiseless response, in schedule order (drawn when effects are on).
+
+    Returns
+    -------
+    list of ndarray, shape (n_channels, n_times)
+    """
+    indices = subject.schedule["stimulus_index"].to_numpy()
+    if subject.effects is None:
+        return [subject.evoked[index] for index in indices]
+    runs = schedule_runs(len(indices), len(subject.effects.run_gains))
+    draws = draw_trials(subject.effects, runs, make_rng(seed, "trial effects", subject.index))
+    return [subject.effects.response(index, draws, trial) for trial, index in enumerate(indices)]
+
+
+def evoked_signal(subject: SubjectSimulation, n_samples: int, seed: int) -> np.ndarray:
     """The noiseless recording: every trial's response at its onset. Returns (C, n_samples)."""
     signal = np.zeros((subject.noise.n_channels, n_samples))
     n_times = subject.evoked.shape[-1]
-    for index, start in zip(
-        subject.schedule["stimulus_index"], subject.schedule["sample"], strict=True
+    for response, start in zip(
+        trial_responses(subject, seed), subject.schedule["sample"], strict=True
     ):
-        signal[:, start : start + n_times] += subject.evoked[index]
+        signal[:, start : start + n_times] += response
     return signal
 
 
@@ -118,7 +154,7 @@ def record(subject: SubjectSimulation, seed: int) -> np.ndarray:
     """
     n_samples = recording_samples(subject.schedule, subject.noise.sfreq, subject.evoked.shape[-1])
     rng = make_rng(seed, "recording", subject.index)
-    data = evoked_signal(subject, n_samples) + background(subject.noise, n_samples, rng)
+    data = evoked_signal(subject, n_samples, seed) + background(subject.noise, n_samples, rng)
     return apply_channel_faults(subject.noise, data, rng)
 
 
