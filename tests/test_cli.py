@@ -1,10 +1,14 @@
-"""The brainrecon command line: `brainrecon results` over a folder of studies."""
+"""The brainrecon command line: `brainrecon results` over a folder of studies, and
+`brainrecon add-studies` (the switch of `make demo STUDIES=all`)."""
 
 import json
+import shutil
 
 import pytest
+import yaml
 
-from pipeline.cli import main
+from pipeline.cli import add_studies, main
+from pipeline.errors import ParamsError
 
 CROSSVAL = {
     "target": "minilm", "folds": "run", "n_folds": 3, "n_trials": 30, "n_blocks": 6,
@@ -30,3 +34,40 @@ def test_results_without_metrics_says_to_run_dvc_repro(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["results", "--metrics", str(tmp_path)])
     assert "no */evaluate.json or */crossval.json; run `dvc repro` first" in capsys.readouterr().err
+
+
+def test_add_studies_gives_the_five_studies_and_keeps_the_comments(tmp_path, project_root, capsys):
+    for name in ("params.yaml", "more-studies.yaml"):
+        shutil.copy(project_root / name, tmp_path / name)
+    shipped = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    more = yaml.safe_load((tmp_path / "more-studies.yaml").read_text())
+    assert list(shipped["studies"]) == ["eeg", "speech"]
+    main(["add-studies", str(tmp_path / "more-studies.yaml"),
+          "--params", str(tmp_path / "params.yaml")])
+    assert "studies meg, seeg, fmri added" in capsys.readouterr().out
+    text = (tmp_path / "params.yaml").read_text()
+    added = yaml.safe_load(text)
+    assert added == {**shipped, "studies": {**shipped["studies"], **more}}
+    assert "# 3000 steps on eeg's 480 training images" in text
+    assert "  # no latent prior on fmri" in text
+    assert add_studies(tmp_path / "more-studies.yaml", tmp_path / "params.yaml") == []
+    assert (tmp_path / "params.yaml").read_text() == text
+
+
+def test_add_studies_refuses_a_part_of_them_or_an_invalid_study(tmp_path, project_root):
+    params = tmp_path / "params.yaml"
+    shutil.copy(project_root / "params.yaml", params)
+    text = params.read_text()
+    more = tmp_path / "more.yaml"
+    more.write_text("speech: {}\nc: {}\n")
+    with pytest.raises(ParamsError, match="has speech of .* but not the others"):
+        add_studies(more, params)
+    more.write_text("c: {train: {}}\n")
+    with pytest.raises(ParamsError, match=r"params\.yaml with .*more\.yaml: studies\.c: got "
+                                          r"keys train; expected exactly"):
+        add_studies(more, params)
+    assert params.read_text() == text
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["more.yaml", "params.yaml"]
+    params.write_text("train: {}\nstudies: {}\n")
+    with pytest.raises(ParamsError, match="expected a line 'studies:' opening the block"):
+        add_studies(more, params)
