@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipeline.errors import BrainreconError
 from pipeline.logs import setup_logging
+from pipeline.numerics import keep_freed_memory
 
 
 def run_stage(name: str, main: Callable[[], object]) -> None:
@@ -23,6 +24,7 @@ def run_stage(name: str, main: Callable[[], object]) -> None:
         The stage body; it parses its own arguments.
     """
     setup_logging(name)
+    keep_freed_memory()  # fewer page faults; the same results
     try:
         main()
     except BrainreconError as exc:

@@ -91,3 +91,29 @@ def pin_numerics(environ: dict[str, str] | None = None) -> dict[str, str]:
     environ.update(env)
     return env
 
+
+
+# glibc mallopt parameters
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX = -1, -2, -4
+TOP_PAD = 256 << 20
+
+
+def keep_freed_memory() -> bool:
+    """Serve large blocks from the heap and keep freed memory for the rest of the process.
+
+    glibc maps every block over 32 MiB afresh and unmaps it when freed, so the large
+    temporaries of torch and numpy (EfficientNet-Lite0's 51 MB activations, every batch)
+    page-fault in again each time: 31 of the 60 CPU seconds of targets@eeg were the kernel
+    zeroing pages. Stage processes are short-lived (``pipeline.cli.run_stage`` calls this);
+    results do not change. Returns whether it applied (glibc only).
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return all(libc.mallopt(option, value) == 1 for option, value in (
+        (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, TOP_PAD)))
