@@ -40,6 +40,7 @@ AVX2 = {
     "ONEDNN_MAX_CPU_ISA": "AVX2",  # torch's convolutions (oneDNN)
     "MKL_CBWR": "AVX2",  # MKL's conditional numerical reproducibility: one code path
     "OPENBLAS_CORETYPE": "Haswell",  # numpy's and scipy's BLAS kernels
+    "CT2_FORCE_CPU_ISA": "AVX2",  # CTranslate2 (the whisper_tiny target)
 }
 # numpy's run-time dispatch targets above AVX2, by the names of its version
 NUMPY_AVX512 = {(2, 4): "X86_V4 AVX512_ICL AVX512_SPR",
