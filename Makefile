@@ -1,13 +1,23 @@
-# brainrecon: `make demo` sets up and runs the pipeline; `make test` sets up and runs the tests.
+# brainrecon: `make demo` sets up and runs the pipeline, ending with the results tables; `make test`
+# sets up and runs the tests. PYTHONHASHSEED is fixed for every command (stages are byte-identical).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
+# The studies of `make demo`: those of params.yaml (eeg and speech), or STUDIES=all to add meg,
+# seeg and fmri (more-studies.yaml, inserted into params.yaml; `git checkout params.yaml` undoes it)
+STUDIES ?= default
+
 .PHONY: demo test test-fast lint clean browser
 
 demo: $(VENV)/.installed
+ifeq ($(STUDIES),all)
+	brainrecon add-studies more-studies.yaml
+else ifneq ($(STUDIES),default)
+	$(error STUDIES=$(STUDIES): expected default or all)
+endif
 	dvc repro
 	brainrecon results
 

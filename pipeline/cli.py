@@ -70,6 +70,14 @@ def _list(args: argparse.Namespace) -> None:
     sys.stdout.write("\n\n".join(format_listing(kind) for kind in kinds) + "\n")
 
 
+def _add_studies(args: argparse.Namespace) -> None:
+    from pipeline.more_studies import add_studies
+
+    new = add_studies(args.more, args.params)
+    sys.stdout.write(f"{args.params}: studies {', '.join(new)} added\n" if new else
+                     f"{args.params}: already has every study of {args.more}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brainrecon", description="brainrecon command line")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -105,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
                          choices=["studies", "steps", "targets", "encoders", "generators",
                                   "metrics"], help="one kind of component (default: every kind)")
     listing.set_defaults(run=_list)
+    studies = commands.add_parser(
+        "add-studies", help="add studies (meg, seeg, fmri of more-studies.yaml) to params.yaml")
+    studies.add_argument("more", type=Path, nargs="?", default=Path("more-studies.yaml"),
+                         help="a mapping of study keys to their overrides")
+    studies.add_argument("--params", type=Path, default=Path("params.yaml"))
+    studies.set_defaults(run=_add_studies)
     return parser
 
 

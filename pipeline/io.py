@@ -18,6 +18,9 @@ from PIL import Image, UnidentifiedImageError
 from pipeline.errors import DataError
 
 HASH_CHUNK = 1 << 20
+# matplotlib's savefig(metadata=...): no "Software: Matplotlib version ..." chunk, so that a
+# figure is the same bytes whatever matplotlib release drew it (its pixels aside)
+PNG_METADATA = {"Software": None}
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from pipeline.errors import BrainreconError
 from pipeline.logs import setup_logging
+from pipeline.numerics import keep_freed_memory
 
 
 def run_stage(name: str, main: Callable[[], object]) -> None:
@@ -21,6 +22,7 @@ def run_stage(name: str, main: Callable[[], object]) -> None:
         The stage body; it parses its own arguments.
     """
     setup_logging(name)
+    keep_freed_memory()  # fewer page faults; the same results
     try:
         main()
     except BrainreconError as exc:

@@ -1,10 +1,15 @@
-"""The brainrecon command line: `brainrecon results` over a folder of studies."""
+"""The brainrecon command line: `brainrecon results` over a folder of studies, and
+`brainrecon add-studies` (the switch of `make demo STUDIES=all`)."""
 
 import json
+import shutil
 
 import pytest
+import yaml
 
 from pipeline.cli import main
+from pipeline.errors import ParamsError
+from pipeline.more_studies import add_studies
 
 CROSSVAL = {
     "target": "minilm", "folds": "run", "n_folds": 3, "n_trials": 30, "n_blocks": 6,
@@ -56,3 +61,40 @@ def test_list_of_an_unknown_kind_names_the_kinds(capsys):
     with pytest.raises(SystemExit):
         main(["list", "encoder"])
     assert "invalid choice: 'encoder'" in capsys.readouterr().err
+
+
+def test_add_studies_gives_the_five_studies_and_keeps_the_comments(tmp_path, project_root, capsys):
+    for name in ("params.yaml", "more-studies.yaml"):
+        shutil.copy(project_root / name, tmp_path / name)
+    shipped = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    more = yaml.safe_load((tmp_path / "more-studies.yaml").read_text())
+    assert list(shipped["studies"]) == ["eeg", "speech"]
+    main(["add-studies", str(tmp_path / "more-studies.yaml"),
+          "--params", str(tmp_path / "params.yaml")])
+    assert "studies meg, seeg, fmri added" in capsys.readouterr().out
+    text = (tmp_path / "params.yaml").read_text()
+    added = yaml.safe_load(text)
+    assert added == {**shipped, "studies": {**shipped["studies"], **more}}
+    assert "# eeg's image generator trains the shared 1200 steps" in text
+    assert "  # no latent prior on fmri" in text
+    assert add_studies(tmp_path / "more-studies.yaml", tmp_path / "params.yaml") == []
+    assert (tmp_path / "params.yaml").read_text() == text
+
+
+def test_add_studies_refuses_a_part_of_them_or_an_invalid_study(tmp_path, project_root):
+    params = tmp_path / "params.yaml"
+    shutil.copy(project_root / "params.yaml", params)
+    text = params.read_text()
+    more = tmp_path / "more.yaml"
+    more.write_text("speech: {}\nc: {}\n")
+    with pytest.raises(ParamsError, match="has speech of .* but not the others"):
+        add_studies(more, params)
+    more.write_text("c: {train: {}}\n")
+    with pytest.raises(ParamsError, match=r"params\.yaml with .*more\.yaml: studies\.c: got "
+                                          r"keys train; expected exactly"):
+        add_studies(more, params)
+    assert params.read_text() == text
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["more.yaml", "params.yaml"]
+    params.write_text("train: {}\nstudies: {}\n")
+    with pytest.raises(ParamsError, match="expected a line 'studies:' opening the block"):
+        add_studies(more, params)

@@ -35,6 +35,15 @@ def test_every_shipped_study_validates_with_its_overrides(params, project_root, 
             assert isinstance(parsed, section_model(section))
 
 
+def test_the_default_studies_and_the_more_studies_of_make_demo_all(params, project_root):
+    """eeg (every stage, generators included) and speech by default; meg, seeg and fmri
+    (more-studies.yaml, validated with `brainrecon add-studies` in tests/test_cli.py)."""
+    more = yaml.safe_load((project_root / "more-studies.yaml").read_text())
+    assert list(params["studies"]) == ["eeg", "speech"]
+    assert list(more) == ["meg", "seeg", "fmri"]
+    assert all(set(entry) == set(STUDY_GROUPS["studies"]) for entry in more.values())
+
+
 EMPTY_OVERRIDES = {section: {} for section in STUDY_GROUPS["studies"]}
 
 
@@ -142,7 +151,7 @@ def test_the_loader_imports_no_package_of_the_pipeline():
             "print(sorted(m for m in sys.modules if m.startswith('pipeline')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
-    assert out.strip() == "['pipeline', 'pipeline.config', 'pipeline.errors']"
+    assert out.strip() == "['pipeline', 'pipeline.config', 'pipeline.errors', 'pipeline.numerics']"
 
 
 @pytest.mark.parametrize("section", sorted(SECTIONS))

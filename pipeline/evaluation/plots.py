@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pipeline.evaluation.retrieval import RetrievalScores
-from pipeline.io import atomic_output_file
+from pipeline.io import PNG_METADATA, atomic_output_file
 
 MODELS = ("decoder", "baseline", "oracle")
 COLOURS = {"decoder": "#1f77b4", "baseline": "#ff7f0e", "oracle": "#2ca02c", "chance": "#555555"}
@@ -29,7 +29,7 @@ def _save(figure: Figure, path: Path, credit: str | None = None) -> None:
         figure.text(0.01, 0.005, credit, fontsize=6, color="#444444", ha="left", va="bottom",
                     wrap=True)
     with atomic_output_file(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=DPI)
+        figure.savefig(tmp, format="png", dpi=DPI, metadata=PNG_METADATA)
 
 
 def plot_retrieval(entries: Mapping[str, Mapping[str, Any]], title: str, path: Path) -> None:

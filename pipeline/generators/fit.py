@@ -42,7 +42,8 @@ def fit_generators(cfg: GeneratorsConfig, raw_dir: str | Path, targets_dir: str 
     Returns
     -------
     dict
-        The content of ``generators.json``.
+        The content of ``generators.json``, with each generator's ``fit_seconds`` (logged
+        and returned, never written: the stage's outputs are the same bytes on every run).
     """
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
@@ -50,6 +51,7 @@ def fit_generators(cfg: GeneratorsConfig, raw_dir: str | Path, targets_dir: str 
     train, val = stimuli.split("train"), stimuli.split("val")
     summary: dict[str, Any] = {"n_train": len(train), "n_val": len(val),
                                "latent_dim": int(stimuli.latents.shape[1]), "generators": {}}
+    timings: dict[str, float] = {}
     for kind in cfg.kinds:
         choice = cfg.choice(kind)
         generator_cls = GENERATORS[kind].get(choice.name)
@@ -66,11 +68,13 @@ def fit_generators(cfg: GeneratorsConfig, raw_dir: str | Path, targets_dir: str 
         write_json({"kind": kind, "name": choice.name}, directory / GENERATOR_FILE)
         if checkpoints is not None:
             shutil.rmtree(checkpoints, ignore_errors=True)
-        summary["generators"][kind] = {"name": choice.name, "fit_seconds": round(seconds, 2)}
+        summary["generators"][kind] = {"name": choice.name}
+        timings[kind] = round(seconds, 2)
         logger.info("%s generator %r fitted in %.1f s", kind, choice.name, seconds)
     Path(out_dir).mkdir(parents=True, exist_ok=True)  # with no kind, nothing made it yet
-    write_json(summary, Path(out_dir) / "generators.json")
-    return summary
+    write_json(summary, Path(out_dir) / "generators.json")  # no timing: byte-identical outputs
+    return {**summary, "generators": {kind: {**entry, "fit_seconds": timings[kind]}
+                                      for kind, entry in summary["generators"].items()}}
 
 
 def load_generator(directory: str | Path) -> tuple[str, Generator]:

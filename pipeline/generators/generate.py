@@ -88,12 +88,13 @@ def generate_outputs(cfg: GenerateConfig, generators_dir: str | Path,
         The study's stimuli and target latents (the "ceiling" source is the true latents).
     out_dir : str or Path
         ``stimuli.tsv`` (test stimuli and the trials averaged per source), one directory per
-        source (see :mod:`pipeline.generators.outputs`) and ``generate.json`` (timings).
+        source (see :mod:`pipeline.generators.outputs`) and ``generate.json`` (what was made).
 
     Returns
     -------
     dict
-        The content of ``generate.json``.
+        The content of ``generate.json``, with each kind's ``seconds_per_output`` (logged and
+        returned, never written: the stage's outputs are the same bytes on every run).
     """
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
@@ -108,6 +109,7 @@ def generate_outputs(cfg: GenerateConfig, generators_dir: str | Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     write_tsv(index, out_dir / INDEX_FILE)
     summary: dict[str, Any] = {"n_stimuli": len(ids), "sources": list(latents), "kinds": {}}
+    timings: dict[str, float] = {}
     train_latents = stimuli.split("train").latents
     if cfg.latent_prior is not None:
         summary["latent_prior"] = {**cfg.latent_prior.model_dump(),
@@ -127,9 +129,9 @@ def generate_outputs(cfg: GenerateConfig, generators_dir: str | Path,
                                           cfg.latent_prior, sampling, cfg.seed)
             seconds += time.perf_counter() - start
             OUTPUT_IO.get(kind).write(output, ids, out_dir / source)
-        summary["kinds"][kind] = {
-            "generator": name,
-            "seconds_per_output": round(seconds / (len(ids) * len(latents)), 4),
-        }
+        summary["kinds"][kind] = {"generator": name}
+        timings[kind] = round(seconds / (len(ids) * len(latents)), 4)
+        logger.info("%s: %.4f s per output", kind, timings[kind])
     write_json(summary, out_dir / "generate.json")
-    return summary
+    return {**summary, "kinds": {kind: {**entry, "seconds_per_output": timings[kind]}
+                                 for kind, entry in summary["kinds"].items()}}

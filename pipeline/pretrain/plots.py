@@ -8,6 +8,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from pipeline.io import PNG_METADATA
+
 DPI = 120
 
 
@@ -42,4 +44,4 @@ def plot_codebook_usage(counts: np.ndarray, perplexity: float, collapsed: bool,
     )
     axes.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, format="png", dpi=DPI)
+    figure.savefig(path, format="png", dpi=DPI, metadata=PNG_METADATA)

@@ -119,8 +119,7 @@ def evaluate_generated(cfg: EvaluateConfig, generated_dir: str | Path, raw_dir: 
         sources = [source for source in SOURCES if (generated_dir / source).is_dir()]
         outputs[kind] = {s: OUTPUT_IO.get(kind).read(ids, generated_dir / s) for s in sources}
         truth = TRUTH.get(kind)(test, outputs[kind]["ceiling"])
-        results[kind] = {"generator": info["generator"],
-                         "seconds_per_output": info["seconds_per_output"]}
+        results[kind] = {"generator": info["generator"]}
         for name in metrics_of_kind(kind):
             logger.info("scoring %s: %s", kind, name)
             entry, values = metric_entry(GENERATION_METRICS.get(name), outputs[kind], truth,

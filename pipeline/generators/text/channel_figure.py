@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pipeline.generators.base import StimulusSet, read_image
+from pipeline.io import PNG_METADATA
 
 THUMBNAIL = 64  # pixels
 ROW_INCHES = 1.1
@@ -62,4 +63,4 @@ def plot_channel_captions(table: pd.DataFrame, labels: np.ndarray, positions: np
             for spine in ax.spines.values():
                 spine.set_visible(False)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, metadata=PNG_METADATA)
