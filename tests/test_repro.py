@@ -20,7 +20,7 @@ import torch
 import yaml
 from tiny_project import TINY, merge, tiny_params
 
-from pipeline.cli import add_studies
+from pipeline.more_studies import add_studies
 from pipeline.serving.bundle import load_bundle
 from pipeline.serving.offline import evaluate_bundle
 
