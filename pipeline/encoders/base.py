@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -11,6 +11,9 @@ from torch import nn
 
 from pipeline.encoders import ENCODERS
 from pipeline.errors import ParamsError, suggest
+
+if TYPE_CHECKING:
+    from pipeline.encoders.datamodule import EncoderData
 
 E = TypeVar("E", bound=type["Encoder"])
 
@@ -57,6 +60,15 @@ class Encoder(nn.Module):
                 f"encoder {cls.name!r}: option {key!r}: {error['msg']} "
                 f"(got {error.get('input')!r})"
             ) from None
+
+    def finish_fit(self, data: EncoderData) -> dict[str, Any]:
+        """Fit what comes after gradient descent, once the selected epoch's weights are set.
+
+        Called by the gradient-descent fitter with the training and validation data (the
+        test split is never read); the default does nothing. Returns details for
+        ``train.json``.
+        """
+        return {}
 
 
 def register_encoder(name: str) -> Callable[[E], E]:

@@ -1,12 +1,13 @@
 """Convolutional encoder after Defossez et al. (2023, brainmagick) and Benchetrit et al. (2023).
 
 Spatial attention over sensor positions -> subject layer -> dilated residual convolutions
--> temporal aggregation -> latent.
+-> temporal aggregation -> latent; optionally blended with the ridge map (``ridge_blend``).
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -15,7 +16,11 @@ from pydantic import Field, PositiveInt
 from torch import nn
 
 from pipeline.encoders.base import Encoder, Options, register_encoder
+from pipeline.encoders.ridge_blend import RidgeBlend
 from pipeline.encoders.subjects import with_unseen
+
+if TYPE_CHECKING:
+    from pipeline.encoders.datamodule import EncoderData
 
 DILATION_CYCLE = 5
 KERNEL_SIZE = 3
@@ -170,6 +175,11 @@ class ConvOptions(Options):
         0.2, ge=0, lt=1, description="radius of the sensor disc dropped per trial (layout units)"
     )
     head_channels: PositiveInt = Field(4, description="channels kept before flattening time")
+    ridge_blend: bool = Field(
+        False,
+        description="blend the trained encoder with the closed-form ridge map, their weight "
+        "chosen on the validation trials (pipeline.encoders.ridge_blend)",
+    )
 
 
 @register_encoder("conv")
@@ -217,10 +227,28 @@ class ConvEncoder(Encoder):
             nn.Dropout(opts.dropout),
             nn.Linear(opts.head_channels * n_times, n_outputs),
         )
+        self.blend = (RidgeBlend(n_chans, n_times, sfreq, n_outputs, n_subjects, positions)
+                      if opts.ridge_blend else None)
 
-    def forward(self, x: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:
-        """Map epochs (B, C, T) of the given subjects (B,) to latents (B, n_outputs)."""
+    def learned(self, x: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:
+        """The trained branch alone: epochs (B, C, T) of subjects (B,) -> (B, n_outputs)."""
         z = self.spatial(x)  # (B, S, T)
         z = self.subject_layer(z, subject)  # (B, S, T)
         z = self.blocks(F.gelu(self.expand(z)))  # (B, H, T)
         return self.head(self.reduce(z))  # (B, n_outputs)
+
+    def finish_fit(self, data: EncoderData) -> dict[str, Any]:
+        """With ``ridge_blend``, fit the ridge map and the blend's weight (see RidgeBlend)."""
+        if self.blend is None:
+            return {}
+        was_training = self.training
+        self.eval()  # batch norm statistics and dropout as at prediction
+        try:
+            return self.blend.fit(self.learned, data)
+        finally:
+            self.train(was_training)
+
+    def forward(self, x: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:
+        """Map epochs (B, C, T) of the given subjects (B,) to latents (B, n_outputs)."""
+        learned = self.learned(x, subject)
+        return learned if self.blend is None else self.blend(learned, x, subject)

@@ -120,7 +120,8 @@ def fit_lightning(
     Returns
     -------
     FitResult
-        A copy of ``model`` with the weights of the epoch of lowest validation loss.
+        A copy of ``model`` with the weights of the epoch of lowest validation loss, then
+        its ``finish_fit`` applied.
 
     Raises
     ------
@@ -147,6 +148,7 @@ def fit_lightning(
     selected.encoder.load_state_dict(
         {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
     )
+    finished = selected.encoder.finish_fit(data)
     history = pd.DataFrame(rows)
     extra_columns = [key for key in history.columns if key not in HISTORY_COLUMNS]
     history = history.reindex(columns=[*HISTORY_COLUMNS, *extra_columns])
@@ -157,5 +159,5 @@ def fit_lightning(
         history=history,
         best_epoch=int(best["epoch"]),
         val_loss=float(best["val_loss"]),
-        details={**extras, "epochs_run": len(history)},
+        details={**extras, "epochs_run": len(history), **finished},
     )

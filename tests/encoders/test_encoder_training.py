@@ -206,3 +206,36 @@ def test_targets_are_standardised_on_training_stimuli_only(make_synthetic_study)
     assert (data.stimulus_index[data.rows("val")] >= 18).all()
     test_rows = (data.preprocessed.trials["split"] == "test").to_numpy()
     assert (data.stimulus_index[test_rows] == -1).all()
+
+
+
+def test_ridge_blend_trains_the_same_conv_then_weighs_ridge_on_validation(
+        make_synthetic_study, tmp_path):
+    """conv with ridge_blend trains exactly as conv (same history), then blends in the
+    ridge baseline's map with the weight of lowest validation mean rank, which can only
+    rank the validation trials as well as the better of the two or better."""
+    study = make_synthetic_study("study")
+    cfg = CFG.model_copy(update={"max_epochs": 4})
+    plain = fit_encoder("conv", CONV, cfg, study["preprocessed"], study["targets"],
+                        tmp_path / "plain")
+    blended = fit_encoder("conv", {**CONV, "ridge_blend": True}, cfg, study["preprocessed"],
+                          study["targets"], tmp_path / "blended")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "plain" / "history.csv"),
+                                  pd.read_csv(tmp_path / "blended" / "history.csv"))
+    ranks = blended["ridge_weight_val_ranks"]
+    assert ranks[str(blended["ridge_weight"])] == min(ranks.values())
+    ridge_fit = fit_encoder("ridge", {}, TrainConfig(), study["preprocessed"], study["targets"],
+                            tmp_path / "ridge")  # the default alphas, as the blend's
+    assert blended["ridge_alpha"] == ridge_fit["alpha"]
+
+    data = load_encoder_data(study["preprocessed"], study["targets"])
+    val = data.arrays("val")
+    x, subject = torch.from_numpy(val.x), torch.from_numpy(val.subject)
+    conv = load_encoder(tmp_path / "blended")[0].encoder
+    learned = load_encoder(tmp_path / "plain")[0].encoder
+    ridge = load_encoder(tmp_path / "ridge")[0].encoder
+    weight = blended["ridge_weight"]
+    with torch.no_grad():
+        expected = ((1 - weight) * torch.nn.functional.normalize(learned(x, subject), dim=1)
+                    + weight * torch.nn.functional.normalize(ridge(x, subject), dim=1))
+        torch.testing.assert_close(conv(x, subject), expected if weight else learned(x, subject))
