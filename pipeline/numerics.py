@@ -6,6 +6,9 @@ seeds (measured on torch 2.14.1, numpy 2.4, scipy-openblas 0.3.31):
 - the number of threads: torch's conv weight gradients and full reductions, and OpenBLAS's
   ``dgemm`` (numpy ``@``), sum in a different order on 1, 2 or 4 threads; torch's default is
   one thread per core, OpenBLAS's too (and it never runs more threads than cores);
+- the optional packages installed: MNE's forward model and a few other sums run through
+  numba when it can be imported, and round differently from their numpy code (the simulated
+  recordings differed in 1 sample in 700,000 with the test tools installed and without);
 - the instruction set each library picks at run time: torch's own kernels (softmax),
   oneDNN's convolutions and GELU, MKL's ``sgemm`` on Intel CPUs, OpenBLAS's kernels
   (SkylakeX, Haswell, Zen) and numpy's ``exp`` and ``log1p``, which take other code paths
@@ -35,6 +38,9 @@ STAGE_THREADS = 2  # torch / MKL / OpenMP threads of every stage, on any number 
 OPT_OUT = "BRAINRECON_NATIVE_NUMERICS"
 THREADS = {"OMP_NUM_THREADS": str(STAGE_THREADS), "MKL_NUM_THREADS": str(STAGE_THREADS),
            "OPENBLAS_NUM_THREADS": "1"}
+# one code path whatever optional packages are installed: MNE compiles some of its sums with
+# numba when numba is importable (the test tools bring it in), and they round differently
+CODE_PATHS = {"MNE_USE_NUMBA": "false"}
 AVX2 = {
     "ATEN_CPU_CAPABILITY": "avx2",  # torch's vectorised kernels
     "ONEDNN_MAX_CPU_ISA": "AVX2",  # torch's convolutions (oneDNN)
@@ -69,7 +75,7 @@ def _numpy_version() -> tuple[int, int]:
 def pinned_environment(flags: set[str], machine: str, numpy_version: tuple[int, int]
                        ) -> dict[str, str]:
     """The variables :func:`pin_numerics` sets on a CPU with ``flags`` (see the module doc)."""
-    env = dict(THREADS)
+    env = {**THREADS, **CODE_PATHS}
     if machine.lower() in ("x86_64", "amd64") and {"avx2", "fma"} <= flags:
         env.update(AVX2)
         if "avx512f" in flags:

@@ -7,6 +7,7 @@ import sys
 
 from pipeline.numerics import (
     AVX2,
+    CODE_PATHS,
     OPT_OUT,
     STAGE_THREADS,
     THREADS,
@@ -28,15 +29,15 @@ def test_threads_are_pinned_on_any_machine():
 def test_avx2_cpus_share_one_code_path():
     avx2 = pinned_environment({"avx2", "fma"}, "x86_64", (2, 4))
     avx512 = pinned_environment(AVX512_CPU, "x86_64", (2, 4))
-    assert avx2 == {**THREADS, **AVX2}
+    assert avx2 == {**THREADS, **CODE_PATHS, **AVX2}
     assert avx512 == {**avx2, "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
     assert "AVX512_SKX" in pinned_environment(AVX512_CPU, "x86_64", (2, 2))[
         "NPY_DISABLE_CPU_FEATURES"]
 
 
 def test_no_instruction_set_is_forced_where_it_could_fault():
-    assert pinned_environment({"sse4_2", "avx"}, "x86_64", (2, 4)) == THREADS
-    assert pinned_environment({"avx2", "fma"}, "arm64", (2, 4)) == THREADS
+    assert pinned_environment({"sse4_2", "avx"}, "x86_64", (2, 4)) == {**THREADS, **CODE_PATHS}
+    assert pinned_environment({"avx2", "fma"}, "arm64", (2, 4)) == {**THREADS, **CODE_PATHS}
 
 
 def test_opt_out_and_replacing_the_shell_values():
@@ -60,7 +61,8 @@ def test_a_stage_process_runs_pinned():
     code = ("import pipeline, json, torch\n"
             "print(json.dumps([torch.get_num_threads(), torch.backends.cpu.get_cpu_capability()"
             "]))")
-    env = {key: value for key, value in os.environ.items() if key != OPT_OUT}
+    env = {key: value for key, value in os.environ.items()  # as a shell would start it
+           if key != OPT_OUT and key not in CODE_PATHS}
     env["OMP_NUM_THREADS"] = "3"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, check=True)
@@ -81,3 +83,21 @@ def test_keep_freed_memory_changes_no_result():
     applied, same = result.stdout.split()
     assert same == "True"
     assert applied == ("True" if sys.platform == "linux" else "False")  # glibc here
+
+
+def test_mne_takes_its_numpy_code_whether_or_not_numba_is_installed():
+    """With numba importable (the test tools install it), MNE would compile some sums with it;
+    the pinned stages keep MNE on its numpy code, as where numba is absent."""
+    probe = "import pipeline, mne._numba as m; print(m.has_numba)"
+    env = {key: value for key, value in os.environ.items()  # as a shell would start it
+           if key != OPT_OUT and key not in CODE_PATHS}
+    pinned = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                            text=True, check=True)
+    assert pinned.stdout.strip() == "False"
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return
+    native = subprocess.run([sys.executable, "-c", probe], env={**env, OPT_OUT: "1"},
+                            capture_output=True, text=True, check=True)
+    assert native.stdout.strip() == "True", "numba is installed: MNE would use it unpinned"

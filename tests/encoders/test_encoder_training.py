@@ -216,8 +216,8 @@ def test_ridge_blend_trains_the_same_conv_then_weighs_ridge_on_validation(
     rank the validation trials as well as the better of the two or better."""
     study = make_synthetic_study("study")
     cfg = CFG.model_copy(update={"max_epochs": 4})
-    plain = fit_encoder("conv", CONV, cfg, study["preprocessed"], study["targets"],
-                        tmp_path / "plain")
+    fit_encoder("conv", CONV, cfg, study["preprocessed"], study["targets"],
+                tmp_path / "plain")
     blended = fit_encoder("conv", {**CONV, "ridge_blend": True}, cfg, study["preprocessed"],
                           study["targets"], tmp_path / "blended")
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "plain" / "history.csv"),
