@@ -137,7 +137,7 @@ def figure(results: dict[str, Any], path: Path) -> None:
     rows = results["rows"]
     n = [row["n_train"] for row in rows]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for key, label, colour in (("decoder", results["study"]["decoder"], "tab:blue"),
+    for key, label, colour in (("decoder", f"decoder ({results['study']['decoder']})", "tab:blue"),
                                ("ridge", "ridge", "tab:green"), ("oracle", "oracle", "tab:orange")):
         values = [row[f"{key}_top1"] for row in rows]
         ax.plot(n, values, "o-", color=colour, label=label)
@@ -145,6 +145,7 @@ def figure(results: dict[str, Any], path: Path) -> None:
                         [row[f"{key}_ci"][1] for row in rows], color=colour, alpha=0.2)
     ax.axhline(rows[0]["chance"], color="grey", linestyle=":", label="chance")
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks(n)
     ax.set_xticklabels([str(value) for value in n])
     ax.set_xlabel("training stimuli")
