@@ -230,25 +230,14 @@ class ConvEncoder(Encoder):
         self.blend = (RidgeBlend(n_chans, n_times, sfreq, n_outputs, n_subjects, positions)
                       if opts.ridge_blend else None)
 
-    def learned(self, x: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:
-        """The trained branch alone: epochs (B, C, T) of subjects (B,) -> (B, n_outputs)."""
-        z = self.spatial(x)  # (B, S, T)
-        z = self.subject_layer(z, subject)  # (B, S, T)
-        z = self.blocks(F.gelu(self.expand(z)))  # (B, H, T)
-        return self.head(self.reduce(z))  # (B, n_outputs)
-
     def finish_fit(self, data: EncoderData) -> dict[str, Any]:
         """With ``ridge_blend``, fit the ridge map and the blend's weight (see RidgeBlend)."""
-        if self.blend is None:
-            return {}
-        was_training = self.training
-        self.eval()  # batch norm statistics and dropout as at prediction
-        try:
-            return self.blend.fit(self.learned, data)
-        finally:
-            self.train(was_training)
+        return {} if self.blend is None else self.blend.fit(self, data)
 
     def forward(self, x: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:
         """Map epochs (B, C, T) of the given subjects (B,) to latents (B, n_outputs)."""
-        learned = self.learned(x, subject)
+        z = self.spatial(x)  # (B, S, T)
+        z = self.subject_layer(z, subject)  # (B, S, T)
+        z = self.blocks(F.gelu(self.expand(z)))  # (B, H, T)
+        learned = self.head(self.reduce(z))  # (B, n_outputs)
         return learned if self.blend is None else self.blend(learned, x, subject)

@@ -19,26 +19,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline.encoders.losses import retrieval_ranks
+from pipeline.encoders.predict import predict_rows
 from pipeline.encoders.ridge import RidgeEncoder
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from pipeline.encoders.datamodule import EncoderData
 
 BLEND_WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
-BATCH_SIZE = 256
-
-
-def _predict(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: np.ndarray,
-             subject: np.ndarray) -> torch.Tensor:
-    """``model`` on trials ``x`` (N, C, T) of subjects (N,), batch by batch -> (N, D)."""
-    with torch.no_grad():
-        return torch.cat([
-            model(torch.from_numpy(x[start:start + BATCH_SIZE]),
-                  torch.from_numpy(subject[start:start + BATCH_SIZE]))
-            for start in range(0, len(x), BATCH_SIZE)
-        ])
 
 
 class RidgeBlend(nn.Module):
@@ -66,14 +53,14 @@ class RidgeBlend(nn.Module):
         return (1 - self.weight) * F.normalize(learned, dim=1) + self.weight * F.normalize(
             ridge, dim=1)
 
-    def fit(self, learned: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-            data: EncoderData) -> dict[str, Any]:
+    def fit(self, encoder: nn.Module, data: EncoderData) -> dict[str, Any]:
         """Fit the ridge map on the training trials, then the weight on the validation trials.
 
         Parameters
         ----------
-        learned : callable
-            The trained encoder without the blend, ``learned(x, subject) -> (B, D)``.
+        encoder : nn.Module
+            The trained encoder this blend belongs to; with the weight at 0 it predicts
+            with its learned branch alone.
         data : EncoderData
             Train and validation trials (the test split is not read).
 
@@ -84,8 +71,12 @@ class RidgeBlend(nn.Module):
         """
         train, val = data.arrays("train"), data.arrays("val")
         _, selected = self.ridge.fit_closed_form(train, val)
-        learned_val = F.normalize(_predict(learned, val.x, val.subject), dim=1)
-        ridge_val = F.normalize(_predict(self.ridge, val.x, val.subject), dim=1)
+        self.weight.zero_()
+        rows = data.rows("val")
+        learned_val, ridge_val = (
+            F.normalize(torch.from_numpy(predict_rows(model, data.preprocessed.epochs, rows,
+                                                      val.subject)), dim=1)
+            for model in (encoder, self.ridge))
         target, stimulus = torch.from_numpy(val.target), torch.from_numpy(val.stimulus)
         ranks = [float(retrieval_ranks((1 - w) * learned_val + w * ridge_val, target,
                                        stimulus).double().mean()) for w in BLEND_WEIGHTS]
