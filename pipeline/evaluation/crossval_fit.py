@@ -16,12 +16,14 @@ from typing import Any
 import lightning.pytorch as pl
 import mne
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import GridSearchCV
 
 from pipeline.artifacts import Preprocessed
 from pipeline.encoders import ENCODERS, FITTERS
 from pipeline.encoders.base import signal_args
 from pipeline.encoders.datamodule import MIN_STD, STD_FLOOR, EncoderData
+from pipeline.encoders.fitting import FitResult
 from pipeline.encoders.model import ScaledEncoder
 from pipeline.encoders.options import TrainConfig
 from pipeline.encoders.predict import predict_rows
@@ -61,17 +63,78 @@ def _standardise(latents: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, ...
     return target, mean.astype(np.float32), std.astype(np.float32), rms
 
 
+def _encoder_data(data: FoldData, x: np.ndarray, fit_rows: np.ndarray, val_rows: np.ndarray,
+                  test_rows: np.ndarray) -> tuple[EncoderData, np.ndarray, tuple]:
+    """The fitter's view of one split: trials marked train/val/test (``val_rows`` may be
+    empty), class latents standardised on the classes of ``fit_rows``; also every trial's
+    subject index and the target scaling (mean, std, rms)."""
+    split = np.full(len(x), "unused", dtype=object)
+    split[fit_rows], split[val_rows], split[test_rows] = "train", "val", "test"
+    fitted = np.isin(split, ("train", "val"))
+    known = np.unique(data.subject[fitted]).tolist()  # a held-out subject is unseen
+    subject = subject_indices(data.subject, known)  # (n_trials,)
+    target, mean, std, rms = _standardise(data.class_latents, np.unique(data.label[fit_rows]))
+    preprocessed = Preprocessed(epochs=x, trials=data.preprocessed.trials.assign(split=split),
+                                info=data.preprocessed.info, path=data.preprocessed.path)
+    encoder_data = EncoderData(
+        preprocessed=preprocessed,
+        subjects=[str(index) for index in known],
+        subject_index=subject,
+        stimulus_index=np.where(fitted, data.label, -1).astype(np.int64),
+        target=target, target_mean=mean, target_std=std, target_rms=rms,
+        target_info={"name": "class latents"},
+    )
+    return encoder_data, subject, (mean, std, rms)
+
+
+def _build(cls: type, parsed: dict[str, Any], train_cfg: TrainConfig,
+           encoder_data: EncoderData, scaling: tuple) -> ScaledEncoder:
+    """Seed the generators and build one encoder for ``encoder_data``."""
+    mean, std, rms = scaling
+    n_chans, n_times = encoder_data.preprocessed.epochs.shape[1:]
+    info = encoder_data.preprocessed.info
+    signal = signal_args(n_chans, n_times, info["sfreq"], encoder_data.target.shape[1],
+                         len(encoder_data.subjects), info["ch_pos"])
+    pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
+    return ScaledEncoder(cls(**signal, **parsed), mean, std, rms,
+                         rescale=train_cfg.rescale_predictions)
+
+
+def _fit(cls: type, parsed: dict[str, Any], train_cfg: TrainConfig, encoder_data: EncoderData,
+         scaling: tuple) -> FitResult:
+    """Build one encoder and fit it with its own fitter (selection on the val trials)."""
+    model = _build(cls, parsed, train_cfg, encoder_data, scaling)
+    with tempfile.TemporaryDirectory(prefix="brainrecon-crossval-") as work_dir:
+        return FITTERS.get(cls.fit_method)(model, encoder_data, train_cfg, Path(work_dir))
+
+
+def _nested_alpha(cls: type, parsed: dict[str, Any], train_cfg: TrainConfig, data: FoldData,
+                  x: np.ndarray, fold: Fold) -> tuple[float, dict[str, float]]:
+    """The alpha of a closed-form encoder chosen by its validation score averaged over every
+    inner split of ``fold`` (each fitted on its fitting rows only), and those averages."""
+    scores = []
+    for fit_rows, val_rows in fold.inner:
+        encoder_data, _, scaling = _encoder_data(data, x, fit_rows, val_rows, fold.test)
+        history = _fit(cls, parsed, train_cfg, encoder_data, scaling).history
+        scores.append(history.set_index("alpha")[f"val_{parsed['selection']}"])
+    mean = pd.concat(scores, axis=1).mean(axis=1)  # alpha -> mean inner validation score
+    return float(mean.idxmin()), {f"{alpha:g}": round(float(score), 6)
+                                  for alpha, score in mean.items()}
+
+
 def fit_encoder_fold(name: str, options: dict[str, Any], train_cfg: TrainConfig,
                      data: FoldData, x: np.ndarray, fold: Fold
                      ) -> tuple[np.ndarray, dict[str, Any]]:
     """Fit encoder ``name`` into the class latents on ``fold.train``; score ``fold.test``.
 
-    The encoder's own fitter (closed form or Lightning) fits on the first inner split's
-    fitting rows and selects (alpha, best epoch) on its validation rows. Held-out trials
-    are classified by the cosine of their predicted latent to each class latent, in the
-    standardised target space the encoder was fitted and selected in. A subject with no
-    fitting trial (leave-one-subject-out) is predicted as unseen: through the average of
-    the subject layers (:mod:`pipeline.encoders.subjects`).
+    A closed-form encoder with an ``alphas`` grid (ridge, riemann) is fitted on every inner
+    split's fitting rows; the alpha with the best validation score averaged over the inner
+    splits is then refitted on all of ``fold.train``. A gradient-descent encoder is fitted on
+    the first inner split's fitting rows and its best epoch selected on that split's
+    validation rows. Held-out trials are classified by the cosine of their predicted latent to
+    each class latent, in the standardised target space the encoder was fitted and selected
+    in. A subject with no fitting trial (leave-one-subject-out) is predicted as unseen:
+    through the average of the subject layers (:mod:`pipeline.encoders.subjects`).
 
     Parameters
     ----------
@@ -90,38 +153,28 @@ def fit_encoder_fold(name: str, options: dict[str, Any], train_cfg: TrainConfig,
     -------
     scores : ndarray, shape (n_test, n_classes)
     details : dict
-        The fitter's selection (alpha, val_loss, best_epoch, ...).
+        The selection (alpha and the mean inner score of each alpha, or val_loss and
+        best_epoch, ...).
     """
     cls = ENCODERS.get(name)
     parsed = cls.parse_options(options).model_dump()
-    fit_rows, val_rows = fold.inner[0]
-    split = np.full(len(x), "unused", dtype=object)
-    split[fit_rows], split[val_rows], split[fold.test] = "train", "val", "test"
-    fitted = np.isin(split, ("train", "val"))
-    known = np.unique(data.subject[fitted]).tolist()  # a held-out subject is unseen
-    subject = subject_indices(data.subject, known)  # (n_trials,)
-    target, mean, std, rms = _standardise(data.class_latents, np.unique(data.label[fit_rows]))
-    preprocessed = Preprocessed(epochs=x, trials=data.preprocessed.trials.assign(split=split),
-                                info=data.preprocessed.info, path=data.preprocessed.path)
-    encoder_data = EncoderData(
-        preprocessed=preprocessed,
-        subjects=[str(index) for index in known],
-        subject_index=subject,
-        stimulus_index=np.where(fitted, data.label, -1).astype(np.int64),
-        target=target, target_mean=mean, target_std=std, target_rms=rms,
-        target_info={"name": "class latents"},
-    )
-    signal = signal_args(x.shape[1], x.shape[2], data.preprocessed.info["sfreq"],
-                         target.shape[1], len(known), data.preprocessed.info["ch_pos"])
-    pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
-    model = ScaledEncoder(cls(**signal, **parsed), mean, std, rms,
-                          rescale=train_cfg.rescale_predictions)
-    with tempfile.TemporaryDirectory(prefix="brainrecon-crossval-") as work_dir:
-        result = FITTERS.get(cls.fit_method)(model, encoder_data, train_cfg, Path(work_dir))
-    predicted = predict_rows(result.model.encoder, x, fold.test, subject[fold.test])
-    scores = cosine_similarity(predicted, target)  # (n_test, K)
-    return scores, {"val_loss": float(result.val_loss), "best_epoch": result.best_epoch,
-                    **result.details}
+    if cls.fit_method == "closed_form" and "alphas" in parsed:
+        alpha, inner_scores = _nested_alpha(cls, parsed, train_cfg, data, x, fold)
+        encoder_data, subject, scaling = _encoder_data(data, x, fold.train, [], fold.test)
+        model = _build(cls, {**parsed, "alphas": [alpha]}, train_cfg, encoder_data, scaling)
+        train = encoder_data.arrays("train")
+        model.encoder.fit_closed_form(train, train)  # one alpha: refitted on every trial
+        details = {"alpha": alpha, "val_loss": min(inner_scores.values()),
+                   "selection": f"inner val_{parsed['selection']}, mean of {len(fold.inner)}",
+                   "inner_scores": inner_scores}
+    else:
+        encoder_data, subject, scaling = _encoder_data(data, x, *fold.inner[0], fold.test)
+        result = _fit(cls, parsed, train_cfg, encoder_data, scaling)
+        model = result.model
+        details = {"val_loss": float(result.val_loss), "best_epoch": result.best_epoch,
+                   **result.details}
+    predicted = predict_rows(model.encoder, x, fold.test, subject[fold.test])
+    return cosine_similarity(predicted, encoder_data.target), details  # (n_test, K)
 
 
 def fit_classifier_fold(name: str, options: dict[str, Any], data: FoldData, fold: Fold

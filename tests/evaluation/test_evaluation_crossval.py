@@ -218,6 +218,38 @@ def test_models_are_fitted_on_training_trials_only(tmp_path, monkeypatch):
     assert metrics["baselines"]["spy"]["trial"]["n"] == len(trials)
 
 
+def test_closed_form_alpha_is_chosen_over_every_inner_split_then_refitted_on_the_fold(
+        tmp_path, monkeypatch):
+    from pipeline.encoders.ridge import RidgeEncoder
+
+    calls = []
+    fit = RidgeEncoder.fit_closed_form
+
+    def recording(self, train, val):
+        history, selected = fit(self, train, val)
+        calls.append({"n_train": len(train.x), "alphas": list(self.options.alphas),
+                      "history": history.set_index("alpha")["val_rank"]})
+        return history, selected
+
+    monkeypatch.setattr(RidgeEncoder, "fit_closed_form", recording)
+    trials = synthetic_trials(n_runs=4)
+    pre, targets = write_study(tmp_path, trials, signal=0.6)
+    metrics = run(tmp_path, pre, targets, encoders={"ridge": {"alphas": [0.01, 1e6]}},
+                  baselines={"logistic": {}}, inner_folds=3)
+    selected = metrics["encoders"]["ridge"]["selected"]
+    per_fold = 3 + 1  # one fit per inner split, then the refit
+    assert len(calls) == per_fold * len(selected)
+    for index, details in enumerate(selected):
+        inner, refit = calls[index * per_fold:index * per_fold + 3], calls[index * per_fold + 3]
+        mean = pd.concat([call["history"] for call in inner], axis=1).mean(axis=1)
+        assert all(call["alphas"] == [0.01, 1e6] for call in inner)
+        assert all(call["n_train"] < refit["n_train"] for call in inner)
+        assert refit["n_train"] == len(trials) * 3 // 4  # every trial of the 3 training runs
+        assert refit["alphas"] == [details["alpha"]] == [float(mean.idxmin())]
+        assert details["inner_scores"] == {f"{alpha:g}": pytest.approx(score, abs=1e-6)
+                                           for alpha, score in mean.items()}
+
+
 def test_csp_on_single_sample_trials_is_refused(tmp_path):
     pre, _ = write_study(tmp_path, synthetic_trials(n_runs=3), signal=1.0, n_times=1)
     with pytest.raises(ParamsError, match=r"crossval\.baselines\.csp: needs epochs with time"):

@@ -73,3 +73,22 @@ def test_imagined_fists_vs_feet_with_csp_five_fold(eegmmidb, tmp_path):
     csp = metrics["baselines"]["csp"]
     assert metrics["ci"] == "percentile bootstrap over trials" and csp["block"] is None
     assert csp["trial"]["accuracy"] >= 0.9 and csp["above_chance"]  # README: about 0.98
+
+
+def test_riemann_encoder_on_imagery_is_near_the_tangent_space_classifier(eegmmidb, tmp_path):
+    from pipeline.targets.compute import compute_targets
+    from pipeline.targets.options import TargetsConfig
+
+    out, targets = tmp_path / "pre", tmp_path / "targets"
+    out.mkdir()
+    steps = [*STEPS, {"fn": "robust_scale", "kwargs": {"clamp": 20.0}}]
+    preprocess_study(PreprocessConfig(montage="standard_1005", steps=steps), eegmmidb, out)
+    compute_targets(TargetsConfig(name="minilm"), eegmmidb, targets)
+    cfg = CrossvalConfig(folds="stratified", n_folds=5, blocks=None, zscore_by_run=False,
+                         encoders={"riemann": {}}, baselines={"tangent": {}}, n_bootstrap=200)
+    metrics = crossval(cfg, out, targets, tmp_path / "metrics.json", tmp_path / "plots")
+    riemann, tangent = metrics["encoders"]["riemann"], metrics["baselines"]["tangent"]
+    assert riemann["above_chance"] and riemann["trial"]["accuracy"] >= 0.85  # docs: 0.911
+    assert riemann["trial"]["accuracy"] >= tangent["trial"]["accuracy"] - 0.05
+    assert all(choice["selection"] == "inner val_rank, mean of 5"
+               for choice in riemann["selected"])
