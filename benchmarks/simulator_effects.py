@@ -1,9 +1,10 @@
 """Benchmark: what each realistic simulator effect does to the ridge baseline and the oracle.
 
 One simulated study (a key of params.yaml's ``studies``, resized from the command line) is
-generated once per effect setting, with one effect of ``study.options.simulated`` turned on
-at a time (latency jitter, amplitude variability, induced bursts, run drift,
-subject-specific sources; :mod:`pipeline.simulate.trial_effects`), preprocessed, given its
+generated once per effect setting and snr, with one effect of ``study.options.simulated``
+turned on at a time and the others off (latency jitter, amplitude variability, induced
+bursts, run drift, subject-specific sources; :mod:`pipeline.simulate.trial_effects`), or
+all five at once at moderate strengths (``all``), preprocessed, given its
 targets and fitted with the study's ridge baseline by the functions the DVC stages call
 (the targets depend only on the stimuli: computed once, shared). Each is evaluated as the
 ``evaluate`` stage does, with repetitions averaged and on single trials: ridge and oracle
@@ -13,6 +14,9 @@ top-1 with bootstrap CIs over stimuli. Results: ``benchmarks/results/simulator_e
 Usage::
 
     python benchmarks/simulator_effects.py                     # eeg, 2 subjects, 240/40/40
+    python benchmarks/simulator_effects.py --effects none all --snrs 0.2 0.1 0.06 \
+        --subjects 3 --stimuli 480 40 40 --decoder conv \
+        --results benchmarks/results/simulator_headroom.json
     python benchmarks/simulator_effects.py --effects none latency_20ms --work /tmp/effects
     python benchmarks/simulator_effects.py --effects none latency_50ms --decoder conv \
         --max-epochs 20 --results benchmarks/results/simulator_effects_conv.json
@@ -49,9 +53,20 @@ from pipeline.targets.compute import compute_targets  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "simulator_effects.json"
-# name -> (effect, strength label, changes to study.options.simulated)
+# Every effect off: the base of each one-effect setting below.
+EFFECTS_OFF: dict[str, Any] = {
+    "variability": {"latency_ms": 0.0, "amplitude_sd": 0.0},
+    "induced": {"amplitude": 0.0},
+    "run_drift": {"gain_sd": 0.0},
+    "subject_sources": {"position_mm": 0.0, "orientation_deg": 0.0},
+}
+# name -> (effect, strength label, changes to study.options.simulated over EFFECTS_OFF)
 SETTINGS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "none": ("none", "off", {}),
+    "all": ("all five", "10 ms, sd 0.3, x1, sd 0.2, 5 mm 15 deg",
+            {"variability": {"latency_ms": 10.0, "amplitude_sd": 0.3},
+             "induced": {"amplitude": 1.0}, "run_drift": {"gain_sd": 0.2},
+             "subject_sources": {"position_mm": 5.0, "orientation_deg": 15.0}}),
     "latency_20ms": ("latency jitter", "20 ms", {"variability": {"latency_ms": 20.0}}),
     "latency_50ms": ("latency jitter", "50 ms", {"variability": {"latency_ms": 50.0}}),
     "amplitude_0.3": ("amplitude gain", "sd 0.3", {"variability": {"amplitude_sd": 0.3}}),
@@ -70,9 +85,13 @@ SETTINGS: dict[str, tuple[str, str, dict[str, Any]]] = {
 logger = logging.getLogger("benchmarks.simulator_effects")
 
 
-def setting_sections(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """``base`` sections with ``changes`` merged into the study's simulated options."""
+def setting_sections(base: dict[str, Any], name: str, snr: float | None) -> dict[str, Any]:
+    """``base`` sections with setting ``name`` (over every effect off) and ``snr`` (unless
+    None) in the study's simulated options."""
     study = base["study"]
+    changes = merge(EFFECTS_OFF, SETTINGS[name][2])
+    if snr is not None:
+        changes = {**changes, "snr": snr}
     merged = merge(study.model_dump(mode="json"), {"options": {study.name: changes}})
     return {**base, "study": parse_section(section_model("study"), merged)}
 
@@ -107,20 +126,25 @@ def score(sections: dict[str, Any], work: Path, average: bool) -> dict[str, Any]
     return {key: top1[key] for key in ("decoder", "decoder_ci", "oracle", "oracle_ci", "chance")}
 
 
-def run_setting(name: str, base: dict[str, Any], work: Path, decoder: str | None
-                ) -> dict[str, Any]:
-    """Prepare one effect setting's study and score it, averaged and single-trial (and fit
-    encoder ``decoder`` on it, unless None)."""
-    effect, strength, changes = SETTINGS[name]
-    sections = setting_sections(base, changes)
+def run_setting(name: str, snr: float | None, base: dict[str, Any], work: Path,
+                decoder: str | None) -> dict[str, Any]:
+    """Prepare one effect setting's study at ``snr`` (None: the study's) and score it,
+    averaged and single-trial (and fit encoder ``decoder`` on it, unless None)."""
+    effect, strength, _ = SETTINGS[name]
+    sections = setting_sections(base, name, snr)
+    study = sections["study"].model_dump(mode="json")
+    simulated = study["options"][study["name"]]
+    study_dir = work / (name if snr is None else f"{name}_snr{snr:g}")
     start = time.perf_counter()
-    prepare_seconds = prepare(sections, work / name, work / "targets")
-    row = {"setting": name, "effect": effect, "strength": strength, "changes": changes,
-           "averaged": score(sections, work / name, True),
-           "single_trial": score(sections, work / name, False),
+    prepare_seconds = prepare(sections, study_dir, work / "targets")
+    effects = {key: simulated[key] for key in EFFECTS_OFF}
+    row = {"setting": name, "effect": effect, "strength": strength, "snr": simulated["snr"],
+           "effects": effects,
+           "averaged": score(sections, study_dir, True),
+           "single_trial": score(sections, study_dir, False),
            "prepare_seconds": prepare_seconds}
     if decoder:
-        row["decoder"] = decoder_top1(decoder, sections, work / name)
+        row["decoder"] = decoder_top1(decoder, sections, study_dir)
     return {**row, "seconds": round(time.perf_counter() - start, 1)}
 
 
@@ -152,22 +176,23 @@ def markdown(results: dict[str, Any]) -> str:
              f"{study['stimuli']} (train/val/test), {study['test_repetitions']} test "
              f"repetitions; ridge = the study's baseline; top-1 with "
              f"{study['confidence']:.0%} bootstrap CIs over stimuli; {results['seconds']:.0f} s.",
-             "", "| effect | strength | ridge avg | oracle avg | ridge single | oracle single |",
-             "| --- " * 6 + "|"]
+             "", "| effect | strength | snr | ridge avg | oracle avg | ridge single | "
+             "oracle single |", "| --- " * 7 + "|"]
     for row in results["rows"]:
         averaged, single = row["averaged"], row["single_trial"]
-        lines.append(f"| {row['effect']} | {row['strength']} | {cell(averaged, 'decoder')} | "
+        lines.append(f"| {row['effect']} | {row['strength']} | {row['snr']:g} | "
+                     f"{cell(averaged, 'decoder')} | "
                      f"{cell(averaged, 'oracle')} | {cell(single, 'decoder')} | "
                      f"{cell(single, 'oracle')} |")
     decoded = [row for row in results["rows"] if "decoder" in row]
     if decoded:
         lines += ["", f"`{results['study']['decoder']}` decoder (seed 0), repetitions averaged:",
-                  "", "| effect | strength | top-1 [CI] | fit (s) |", "| --- " * 4 + "|"]
+                  "", "| effect | strength | snr | top-1 [CI] | fit (s) |", "| --- " * 5 + "|"]
         for row in decoded:
             fit = row["decoder"]
             text = (f"{cell(fit, 'decoder')} | {fit['fit_seconds']:.0f}"
                     if fit["status"] == "ok" else f"{fit['status']}: {fit['reason']} |")
-            lines.append(f"| {row['effect']} | {row['strength']} | {text} |")
+            lines.append(f"| {row['effect']} | {row['strength']} | {row['snr']:g} | {text} |")
     return "\n".join(lines)
 
 
@@ -189,13 +214,14 @@ def figure(results: dict[str, Any], path: Path) -> None:
                         label="ridge" if model == "decoder" else "oracle")
         ax.axhline(rows[0][key]["chance"], color="grey", linestyle=":", label="chance")
         ax.set_xticks(range(len(rows)))
-        ax.set_xticklabels([f"{row['effect']}\n{row['strength']}" for row in rows],
+        ax.set_xticklabels([f"{row['effect']}\n{row['strength']}, snr {row['snr']:g}"
+                            for row in rows],
                            rotation=60, ha="right", fontsize=8)
         ax.set_title(title)
         ax.set_ylim(0, 1.05)
     axes[0].set_ylabel("top-1")
     axes[0].legend(loc="center left", bbox_to_anchor=(0.0, 0.72))
-    fig.suptitle(f"Simulator effects, one at a time ({results['study']['modality']})")
+    fig.suptitle(f"Simulator effects ({results['study']['modality']})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -220,6 +246,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         metavar=("TRAIN", "VAL", "TEST"))
     parser.add_argument("--repetitions", type=int, default=4, help="test repetitions")
     parser.add_argument("--effects", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--snrs", type=float, nargs="+", default=[None],
+                        help="snr of every setting (default: the study's)")
     parser.add_argument("--n-bootstrap", type=int, default=None, help="default: params.yaml")
     parser.add_argument("--decoder", default=None,
                         help="also fit this encoder (conv, ...) on each setting (slow on CPU)")
@@ -243,9 +271,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
              "sections": {name: base[name].model_dump(mode="json")
                           for name in ("study", "preprocess", "targets", "baseline")}}
     results: dict[str, Any] = {"study": study, "rows": [], "seconds": 0.0}
-    for index, name in enumerate(args.effects):
-        logger.info("[%d/%d] %s", index + 1, len(args.effects), name)
-        results["rows"].append(run_setting(name, base, work, args.decoder))
+    runs = [(name, snr) for snr in args.snrs for name in args.effects]
+    for index, (name, snr) in enumerate(runs):
+        logger.info("[%d/%d] %s, snr %s", index + 1, len(runs), name, snr or "of the study")
+        results["rows"].append(run_setting(name, snr, base, work, args.decoder))
         results["seconds"] = round(time.perf_counter() - began, 1)
         write_results(results, args.results)
     return results
