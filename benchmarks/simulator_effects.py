@@ -85,11 +85,12 @@ SETTINGS: dict[str, tuple[str, str, dict[str, Any]]] = {
 logger = logging.getLogger("benchmarks.simulator_effects")
 
 
-def setting_sections(base: dict[str, Any], name: str, snr: float | None) -> dict[str, Any]:
-    """``base`` sections with setting ``name`` (over every effect off) and ``snr`` (unless
-    None) in the study's simulated options."""
+def setting_sections(base: dict[str, Any], name: str | None, snr: float | None
+                     ) -> dict[str, Any]:
+    """``base`` sections with setting ``name`` (over every effect off; None keeps the study's
+    effects) and ``snr`` (unless None) in the study's simulated options."""
     study = base["study"]
-    changes = merge(EFFECTS_OFF, SETTINGS[name][2])
+    changes = {} if name is None else merge(EFFECTS_OFF, SETTINGS[name][2])
     if snr is not None:
         changes = {**changes, "snr": snr}
     merged = merge(study.model_dump(mode="json"), {"options": {study.name: changes}})
@@ -196,32 +197,69 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+MODELS = (("decoder", "ridge", "tab:blue"), ("oracle", "oracle", "tab:orange"))
+
+
+def tick_label(row: dict[str, Any]) -> str:
+    """The effect, its strength when short, and the snr."""
+    strength = f" {row['strength']}" if len(row["strength"]) <= 14 else ""
+    return f"{row['effect']}{strength}\nsnr {row['snr']:g}"
+
+
+def errorbars(ax: plt.Axes, x: list[float], entries: list[dict[str, Any]], key: str,
+              style: dict[str, Any]) -> None:
+    """Plot ``entries[i][key]`` at ``x[i]`` with its CI as error bars."""
+    values = [entry[key] for entry in entries]
+    errors = [[v - entry[f"{key}_ci"][0] for v, entry in zip(values, entries, strict=True)],
+              [entry[f"{key}_ci"][1] - v for v, entry in zip(values, entries, strict=True)]]
+    ax.errorbar(x, values, yerr=errors, capsize=3, **style)
+
+
 def figure(results: dict[str, Any], path: Path) -> None:
-    """Ridge and oracle top-1 (CIs as error bars) per setting, averaged and single-trial."""
+    """Top-1 (CIs as error bars) of ridge, the oracle and the decoder (if fitted) per setting,
+    averaged and single-trial; with several snrs, one curve per effect setting against snr."""
     rows = results["rows"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    snrs = sorted({row["snr"] for row in rows})
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     for ax, key, title in zip(axes, ("averaged", "single_trial"),
                               ("test repetitions averaged", "single trials"), strict=True):
-        for offset, (model, colour) in enumerate((("decoder", "tab:blue"),
-                                                  ("oracle", "tab:orange"))):
-            x = [index + 0.18 * (2 * offset - 1) for index in range(len(rows))]
-            values = [row[key][model] for row in rows]
-            lows = [row[key][f"{model}_ci"][0] for row in rows]
-            highs = [row[key][f"{model}_ci"][1] for row in rows]
-            errors = [[v - low for v, low in zip(values, lows, strict=True)],
-                      [high - v for v, high in zip(values, highs, strict=True)]]
-            ax.errorbar(x, values, yerr=errors, fmt="o", color=colour, capsize=3,
-                        label="ridge" if model == "decoder" else "oracle")
+        groups = ([[row for row in rows if row["setting"] == name]
+                   for name in dict.fromkeys(row["setting"] for row in rows)]
+                  if len(snrs) > 1 else [[row] for row in rows])
+        for index, group in enumerate(groups):
+            group = sorted(group, key=lambda row: row["snr"])
+            curves = len(snrs) > 1  # one labelled curve per setting, else one point each
+            marker, line = ("osD^v<>ph*"[index % 10], "-") if curves else ("o", "none")
+            x = [row["snr"] for row in group] if curves else [index]
+            name = group[0]["effect"] if curves else None
+            for offset, (model, label, colour) in enumerate(MODELS):
+                shift = [value + 0.12 * (offset - 0.5) for value in x] if len(snrs) == 1 else x
+                errorbars(ax, shift, [row[key] for row in group], model,
+                          {"color": colour, "marker": marker, "linestyle": line,
+                           "label": (f"{label}, {name}" if curves else label)
+                          if curves or index == 0 else None})
+            if key == "averaged" and all("decoder" in row for row in group):
+                fits = [row["decoder"] for row in group if row["decoder"]["status"] == "ok"]
+                shift = [value + 0.24 for value in x] if len(snrs) == 1 else x
+                errorbars(ax, shift[:len(fits)], fits, "decoder",
+                          {"color": "tab:green", "marker": marker, "linestyle": line,
+                           "label": (f"{results['study']['decoder']}, {name}" if curves
+                                    else results["study"]["decoder"])
+                          if curves or index == 0 else None})
         ax.axhline(rows[0][key]["chance"], color="grey", linestyle=":", label="chance")
-        ax.set_xticks(range(len(rows)))
-        ax.set_xticklabels([f"{row['effect']}\n{row['strength']}, snr {row['snr']:g}"
-                            for row in rows],
-                           rotation=60, ha="right", fontsize=8)
+        if len(snrs) > 1:
+            ax.set_xscale("log")
+            ax.set_xticks(snrs, [f"{snr:g}" for snr in snrs])
+            ax.set_xlabel("snr (evoked RMS / noise RMS at the sensors)")
+        else:
+            ax.set_xticks(range(len(rows)), [tick_label(row) for row in rows], rotation=60,
+                          ha="right", fontsize=8)
         ax.set_title(title)
         ax.set_ylim(0, 1.05)
     axes[0].set_ylabel("top-1")
-    axes[0].legend(loc="center left", bbox_to_anchor=(0.0, 0.72))
-    fig.suptitle(f"Simulator effects ({results['study']['modality']})")
+    axes[0].legend(fontsize=7, loc="center left", bbox_to_anchor=(0.0, 0.68))
+    fig.suptitle(f"Simulator effects ({results['study']['modality']}): ridge, oracle"
+                 + (f" and {results['study']['decoder']}" if results["study"]["decoder"] else ""))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
