@@ -70,6 +70,14 @@ class Encoder(nn.Module):
         """
         return {}
 
+    def adapt_unseen(self, x: np.ndarray) -> dict[str, Any]:
+        """Adapt to one subject not fitted on, from its unlabelled trials ``x`` (N, C, T).
+
+        Called before that subject's trials are predicted (as subject index ``n_subjects``);
+        labels are never passed. The default does nothing. Returns what was adapted.
+        """
+        return {}
+
 
 def register_encoder(name: str) -> Callable[[E], E]:
     """Register an encoder class in ``ENCODERS`` as ``name`` and record the name on it."""

@@ -7,6 +7,14 @@ training covariances (Barachant et al., 2012), upper triangle with sqrt(2) off-d
 weights -> standardised -> ridge to the standardised latents, alpha chosen on validation
 trials. pyriemann computes the mean at fit time; prediction runs in torch from buffers.
 
+With ``recentre``, each subject's covariances are first re-centred at its own Riemannian mean
+(``M_s^(-1/2) C M_s^(-1/2)``, Zanini, Congedo, Jutten, Said & Berthoumieu 2018, "Transfer
+learning: a Riemannian geometry framework with applications to brain-computer interfaces",
+IEEE TBME 65:1107-1116), so that subjects whose head, montage placement or anatomy differ
+share one tangent space. A subject not fitted on (leave-one-subject-out) is re-centred at the
+mean of its own unlabelled trials (:meth:`RiemannEncoder.adapt_unseen`), else at the mean of
+every training trial.
+
 Covariances are second-order: they carry band power and its spatial (and, with delays,
 temporal) structure, not the sign of a phase-locked evoked response. This is the baseline
 of classification tasks such as motor imagery, not of evoked retrieval.
@@ -92,6 +100,10 @@ class RiemannOptions(RidgeOptions):
     shrinkage: Annotated[float, Field(ge=0, le=1)] | Literal["oas"] = Field(
         "oas", description="covariance shrinkage: a fixed amount in [0, 1] or oas"
     )
+    recentre: bool = Field(
+        False, description="re-centre each subject's covariances at its own Riemannian mean "
+        "(an unseen subject at the mean of its unlabelled trials)"
+    )
 
 
 @register_encoder("riemann")
@@ -107,7 +119,7 @@ class RiemannEncoder(Encoder):
     n_outputs : int
         Latent dimension.
     n_subjects : int
-        Number of subjects (unused: one reference and one map for all subjects).
+        Number of subjects (one reference each with ``recentre``; one map for all).
     chs_pos : array, shape (n_chans, 3)
         Channel positions (unused).
     **options
@@ -131,6 +143,9 @@ class RiemannEncoder(Encoder):
         size = n_chans * opts.order
         n_features = size * (size + 1) // 2
         self.register_buffer("whitening", torch.eye(size, dtype=torch.float64))  # M^(-1/2)
+        # each subject's M_s^(-1/2) with recentre; the last one is the unseen subject's
+        self.register_buffer("subject_whitening", torch.eye(size, dtype=torch.float64).repeat(
+            n_subjects + 1 if opts.recentre else 0, 1, 1))
         self.register_buffer("feature_mean", torch.zeros(n_features))
         self.register_buffer("feature_scale", torch.ones(n_features))
         self.linear = nn.Linear(n_features, n_outputs)
@@ -140,21 +155,41 @@ class RiemannEncoder(Encoder):
         opts = self.options
         return covariances(augment(x, opts.order, opts.lag), opts.shrinkage)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Tangent vectors of epochs (B, C, T) at the training mean -> (B, F), float64."""
-        return tangent_vectors(self.covariances(x), self.whitening)
+    def features(self, x: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:
+        """Tangent vectors of epochs (B, C, T) of ``subject`` (B,) -> (B, F), float64: at
+        the training mean, or re-centred at each subject's own mean (``recentre``)."""
+        whitening = self.subject_whitening[subject] if self.options.recentre else self.whitening
+        return tangent_vectors(self.covariances(x), whitening)
 
     def forward(self, x: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:
-        """Map epochs (B, C, T) to latents (B, n_outputs); ``subject`` is unused."""
-        features = self.features(x).float()  # (B, F)
+        """Map epochs (B, C, T) of the given subjects (B,) to latents (B, n_outputs)."""
+        features = self.features(x, subject).float()  # (B, F)
         return self.linear((features - self.feature_mean) / self.feature_scale)
 
     @torch.no_grad()
-    def _batched(self, method, x: np.ndarray) -> np.ndarray:
-        """Apply ``method`` to ``x`` (N, C, T) in batches of BATCH_SIZE trials, as numpy."""
-        parts = [method(torch.from_numpy(np.array(x[start : start + BATCH_SIZE])))
+    def _batched(self, method, x: np.ndarray, *per_trial: np.ndarray) -> np.ndarray:
+        """Apply ``method`` to ``x`` (N, C, T) (and ``per_trial`` arrays (N,)) in batches of
+        BATCH_SIZE trials, as numpy."""
+        parts = [method(*(torch.from_numpy(np.array(a[start : start + BATCH_SIZE]))
+                          for a in (x, *per_trial)))
                  for start in range(0, len(x), BATCH_SIZE)]
         return torch.cat(parts).cpu().numpy()
+
+    def _set_reference(self, covs: np.ndarray, index: int | None = None) -> None:
+        """Set ``M^(-1/2)`` of the Riemannian mean of ``covs`` (N, P, P): the shared
+        reference, or subject ``index``'s."""
+        from pyriemann.utils.mean import mean_riemann
+
+        values, vectors = np.linalg.eigh(mean_riemann(covs))
+        whitening = torch.from_numpy((vectors / np.sqrt(values)) @ vectors.T)
+        (self.whitening if index is None else self.subject_whitening[index]).copy_(whitening)
+
+    def adapt_unseen(self, x: np.ndarray) -> dict[str, Any]:
+        """With ``recentre``, re-centre the unseen subject at the mean of its trials ``x``."""
+        if not self.options.recentre:
+            return {}
+        self._set_reference(self._batched(self.covariances, x), len(self.subject_whitening) - 1)
+        return {"recentred_unseen_on": len(x)}
 
     def fit_closed_form(
         self, train: SplitArrays, val: SplitArrays
@@ -173,15 +208,15 @@ class RiemannEncoder(Encoder):
         selected : dict
             The chosen alpha, its validation score and the score's name.
         """
-        from pyriemann.tangentspace import TangentSpace
-
         covs = self._batched(self.covariances, train.x)  # (N, P, P)
-        reference = TangentSpace(metric="riemann").fit(covs).reference_  # (P, P)
-        values, vectors = np.linalg.eigh(reference)
-        self.whitening.copy_(torch.from_numpy((vectors / np.sqrt(values)) @ vectors.T))
+        self._set_reference(covs)
+        if self.options.recentre:
+            self.subject_whitening[-1].copy_(self.whitening)  # unseen, until adapted
+            for index in np.unique(train.subject):
+                self._set_reference(covs[train.subject == index], int(index))
         del covs
-        x = self._batched(self.features, train.x)  # (N, F)
-        x_val = self._batched(self.features, val.x)  # (N_val, F)
+        x = self._batched(self.features, train.x, train.subject)  # (N, F)
+        x_val = self._batched(self.features, val.x, val.subject)  # (N_val, F)
         fit = solve_ridge(x, train, x_val, val, self.options)
         load_ridge(fit, self.feature_mean, self.feature_scale, self.linear)
         return fit.history, fit.selected

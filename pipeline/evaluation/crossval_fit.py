@@ -27,7 +27,7 @@ from pipeline.encoders.fitting import FitResult
 from pipeline.encoders.model import ScaledEncoder
 from pipeline.encoders.options import TrainConfig
 from pipeline.encoders.predict import predict_rows
-from pipeline.encoders.subjects import subject_indices
+from pipeline.encoders.subjects import subject_indices, unseen_index
 from pipeline.errors import ParamsError
 from pipeline.evaluation.classifiers import CLASSIFIERS
 from pipeline.evaluation.crossval_folds import Fold, zscore_by_run
@@ -173,8 +173,30 @@ def fit_encoder_fold(name: str, options: dict[str, Any], train_cfg: TrainConfig,
         model = result.model
         details = {"val_loss": float(result.val_loss), "best_epoch": result.best_epoch,
                    **result.details}
-    predicted = predict_rows(model.encoder, x, fold.test, subject[fold.test])
+    predicted = _predict_test(model.encoder, data, x, fold.test, subject,
+                              unseen_index(len(encoder_data.subjects)), details)
     return cosine_similarity(predicted, encoder_data.target), details  # (n_test, K)
+
+
+def _predict_test(encoder: Any, data: FoldData, x: np.ndarray, test: np.ndarray,
+                  subject: np.ndarray, unseen: int, details: dict[str, Any]) -> np.ndarray:
+    """Predict the held-out rows; each subject not fitted on (index ``unseen``) is first
+    adapted to from its own unlabelled held-out trials (``Encoder.adapt_unseen``)."""
+    held_out = subject[test] == unseen  # (n_test,)
+    masks = [~held_out] + [held_out & (data.subject[test] == name)
+                           for name in np.unique(data.subject[test][held_out])]
+    predicted = None
+    for mask in (mask for mask in masks if mask.any()):
+        rows = test[mask]
+        if subject[rows[0]] == unseen:
+            adapted = encoder.adapt_unseen(x[rows])
+            if adapted:
+                details.setdefault("adapted", []).append(adapted)
+        part = predict_rows(encoder, x, rows, subject[rows])  # (n_rows, D)
+        if predicted is None:
+            predicted = np.empty((len(test), part.shape[1]), dtype=part.dtype)
+        predicted[mask] = part
+    return predicted
 
 
 def fit_classifier_fold(name: str, options: dict[str, Any], data: FoldData, fold: Fold

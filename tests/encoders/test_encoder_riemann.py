@@ -60,8 +60,31 @@ def test_torch_features_equal_the_pyriemann_pipeline(order, lag, shrinkage):
         covs = Shrinkage(shrinkage=shrinkage).fit_transform(scm)
     expected = TangentSpace(metric="riemann").fit_transform(covs)  # (N, F)
     with torch.no_grad():
-        features = encoder.features(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(features, expected, rtol=0, atol=1e-7 * np.abs(expected).max())
+        features = encoder.features(torch.from_numpy(x), torch.zeros(len(x), dtype=torch.long))
+    np.testing.assert_allclose(features.numpy(), expected, rtol=0,
+                               atol=1e-7 * np.abs(expected).max())
+
+
+def test_recentring_puts_each_subject_and_an_adapted_unseen_one_at_its_own_mean():
+    rng = np.random.default_rng(3)
+    patterns, latent = rng.normal(size=(D, C)), rng.normal(size=(90, D))
+    gains = np.exp(rng.normal(size=(3, C)))  # (subjects, C): electrode gains of each subject
+    subject = np.repeat(np.arange(3), 30)
+    x = (gains[subject][:, :, None] * power_trials(rng, latent, patterns, T)).astype(np.float32)
+    train = SplitArrays(x=x[:60], subject=subject[:60], target=latent[:60].astype(np.float32),
+                        stimulus=np.arange(60))
+    encoder = RiemannEncoder(C, T, 100.0, D, 2, np.zeros((C, 3)), alphas=[1.0], recentre=True)
+    encoder.fit_closed_form(train, train)
+    assert encoder.subject_whitening.shape == (3, C, C)  # two subjects and the unseen one
+    torch.testing.assert_close(encoder.subject_whitening[2], encoder.whitening)
+    assert encoder.adapt_unseen(x[60:]) == {"recentred_unseen_on": 30}
+    with torch.no_grad():
+        for index, rows in ((0, slice(0, 30)), (1, slice(30, 60)), (2, slice(60, 90))):
+            features = encoder.features(torch.from_numpy(x[rows]),
+                                        torch.full((30,), index)).numpy()  # (30, F)
+            # the log maps at a set's Riemannian mean sum to zero
+            assert np.abs(features.mean(axis=0)).max() < 1e-6 * np.abs(features).max()
+    assert RiemannEncoder(C, T, 100.0, D, 2, np.zeros((C, 3))).adapt_unseen(x[60:]) == {}
 
 
 def test_save_load_round_trip_predicts_the_same(tmp_path):

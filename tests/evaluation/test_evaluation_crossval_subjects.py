@@ -92,3 +92,28 @@ def test_leave_one_subject_out_crossval_predicts_held_out_subjects_as_unseen(
     assert calls == [(2, [2])] * 3  # two subject layers; the test subject is the unseen one
     assert metrics["baselines"]["logistic"]["trial"]["ci"][0] > metrics["chance"]
     assert metrics["encoders"]["mlp"]["trial"]["accuracy"] > 0.75
+
+
+def test_riemannian_recentring_carries_band_power_across_subjects_with_other_gains(tmp_path):
+    """Class = which channel has more power; each subject sees the channels through its own
+    electrode gains. Leave-one-subject-out needs the held-out subject re-centred."""
+    rng = np.random.default_rng(0)
+    trials = subject_trials(4, per_class=8)
+    label = trials["stimulus_id"].map({name: i for i, name in enumerate(CLASSES)}).to_numpy()
+    subject = trials["subject"].astype(int).to_numpy() - 1
+    power = np.ones((len(trials), N_CHANS))
+    power[np.arange(len(trials)), label] = 2.5  # class a: channel 0, class b: channel 1
+    gains = np.exp(1.5 * rng.normal(size=(4, N_CHANS)))  # (subjects, channels)
+    x = (gains[subject] * np.sqrt(power))[:, :, None] * rng.normal(size=(len(trials), N_CHANS,
+                                                                         60))
+    pre, targets = write_study(tmp_path, trials)
+    np.save(pre / "epochs.npy", x.astype(np.float32))
+    accuracy = {}
+    for recentre in (False, True):
+        cfg = CrossvalConfig(folds="subject", blocks=None, zscore_by_run=False, n_bootstrap=50,
+                             encoders={"riemann": {"recentre": recentre}}, baselines={})
+        metrics = crossval(cfg, pre, targets, tmp_path / f"{recentre}.json", tmp_path / "plots")
+        accuracy[recentre] = metrics["encoders"]["riemann"]["trial"]["accuracy"]
+        adapted = [entry.get("adapted") for entry in metrics["encoders"]["riemann"]["selected"]]
+        assert adapted == ([[{"recentred_unseen_on": 32}]] * 4 if recentre else [None] * 4)
+    assert accuracy[True] >= 0.9 and accuracy[True] - accuracy[False] >= 0.2
