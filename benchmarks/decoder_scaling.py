@@ -19,6 +19,8 @@ Usage::
     python benchmarks/decoder_scaling.py                         # eeg, 1 subject, 240..4000
     python benchmarks/decoder_scaling.py --sizes 240 480 --work /tmp/scaling
     python benchmarks/decoder_scaling.py --decoder ridge --results /tmp/ridge_scaling.json
+    python benchmarks/decoder_scaling.py --effects all --snr 0.1 \
+        --results benchmarks/results/decoder_scaling_all_effects.json
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from encoders import metric, prepare_study, run_encoder, study_sections  # noqa: E402
+from simulator_effects import SETTINGS, setting_sections  # noqa: E402
 
 from pipeline.encoders.base import signal_args  # noqa: E402
 from pipeline.encoders.baseline import fit_baseline  # noqa: E402
@@ -120,6 +123,7 @@ def markdown(results: dict[str, Any]) -> str:
              f"{study['val']}/{study['test']} val/test stimuli, {study['test_repetitions']} "
              f"test repetitions averaged; decoder `{study['decoder']}`, baseline ridge; top-1 "
              f"with 95% bootstrap CIs over test stimuli; chance {results['rows'][0]['chance']:.3f}"
+             f"; snr {study.get('snr', 'n/a')}, effects: {study.get('effects', 'n/a')}"
              if results["rows"] else "", "",
              "| n_train | decoder | ridge | oracle | decoder / ridge | fit (s) |",
              "| --- " * 6 + "|"]
@@ -183,6 +187,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--targets", default=None, help="a target name (the study's by default)")
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--n-bootstrap", type=int, default=None)
+    parser.add_argument("--effects", default=None, choices=list(SETTINGS),
+                        help="simulator effects (benchmarks/simulator_effects.py; default: the "
+                        "study's)")
+    parser.add_argument("--snr", type=float, default=None, help="default: the study's")
     parser.add_argument("--work", type=Path, default=None, help="kept (default: temporary)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -193,11 +201,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Prepare the largest study in ``work``, then fit and score every size."""
-    sections = study_sections(args)
+    sections = setting_sections(study_sections(args), args.effects, args.snr)
     args.decoder = args.decoder or sections["train"].encoder.name
     start = time.perf_counter()
     prepared = prepare_study(sections, work / "full")
+    study = sections["study"].model_dump(mode="json")
+    simulated = study["options"][study["name"]]
     results = {"study": {"modality": args.modality, "n_subjects": args.subjects,
+                         "snr": simulated["snr"], "effects": args.effects or "the study's",
                          "val": args.val, "test": args.test,
                          "test_repetitions": args.repetitions, "decoder": args.decoder,
                          "sizes": sorted(args.sizes), "order_seed": args.seed,

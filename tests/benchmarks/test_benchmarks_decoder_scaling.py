@@ -25,8 +25,12 @@ def test_sizes_are_nested_and_rows_score_decoder_ridge_and_oracle(bench, tmp_pat
         "--sizes", "12", "24", "--subjects", "1", "--val", "8", "--test", "8",
         "--repetitions", "2", "--targets", "simulator", "--max-epochs", "2",
         "--n-bootstrap", "20", "--threads", "1", "--work", str(tmp_path / "work"),
-        "--results", str(results_path)])
+        "--effects", "all", "--snr", "2.0", "--results", str(results_path)])
     assert json.loads(results_path.read_text()) == results
+    simulated = json.loads((tmp_path / "work" / "full" / "study.json").read_text())[
+        "sections"]["study"]["options"]["simulated"]
+    assert (simulated["snr"], simulated["variability"]["latency_ms"]) == (2.0, 10.0)
+    assert (results["study"]["snr"], results["study"]["effects"]) == (2.0, "all")
     assert results_path.with_suffix(".png").stat().st_size > 10_000
     assert [row["n_train"] for row in results["rows"]] == [12, 24]
     kept = {}
