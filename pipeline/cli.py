@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.errors import BrainreconError
+from pipeline.errors import BrainreconError, describe_os_error
 from pipeline.logs import setup_logging
 
 
@@ -130,4 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.run(args)
     except BrainreconError as exc:
         sys.stderr.write(f"brainrecon: error: {exc}\n")
+        raise SystemExit(1) from None
+    except OSError as exc:
+        sys.stderr.write(f"brainrecon: error: {describe_os_error(exc)}\n")
         raise SystemExit(1) from None

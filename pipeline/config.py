@@ -8,25 +8,59 @@ reported by the stage that reads it, with the key path, the bad value and what w
 
 from __future__ import annotations
 
+import functools
 import importlib
+import types
 import typing
 from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from pipeline.errors import ParamsError, suggest
+
+
+def _scalar_types(annotation: Any) -> set[type]:
+    """The plain types a field's annotation admits (through Annotated, Optional, unions)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _scalar_types(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*map(_scalar_types, typing.get_args(annotation)))
+    return {annotation} if isinstance(annotation, type) else set()
+
+
+@functools.cache
+def _numbers_only(annotation: Any) -> bool:
+    """Whether a field takes numbers but not booleans (YAML's true would pass as 1)."""
+    admitted = _scalar_types(annotation)
+    return bool(admitted & {int, float}) and bool not in admitted
 
 
 class Section(BaseModel):
     """Base of every params model: unknown keys are errors, not silently ignored.
 
-    A model of a whole section of params.yaml names it in ``section`` (``"train"``).
+    A model of a whole section of params.yaml names it in ``section`` (``"train"``). A
+    boolean given where a number is expected is an error too (``max_epochs: true``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     section: ClassVar[str] = ""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and _numbers_only(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"got {str(value).lower()}; expected a number, not a boolean")
+        return value
 
 
 def registered(module: str, registry: str) -> AfterValidator:
@@ -245,8 +279,11 @@ def load_section(model: type[Section], path: str | Path = "params.yaml",
     section = model.section
     if section not in params:
         raise ParamsError(f"{path}: missing section {section!r}")
+    if not isinstance(params[section], dict):
+        raise ParamsError(f"{path}: {section}: expected a mapping of keys ({{}} for the "
+                          f"defaults), got {params[section]!r}")
     if study is None:
         return parse_section(model, params[section], source=str(path))
     overrides = study_overrides(params, study, section, str(path))
-    return parse_section(model, merge(params[section] or {}, overrides),
+    return parse_section(model, merge(params[section], overrides),
                          source=f"{path} (with the overrides of study {study!r})")

@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from pipeline.errors import DataError
 
 HASH_CHUNK = 1 << 20
+MAX_JSON_BYTES = 64 * 2**20  # params-sized and manifest-sized files; far larger is not ours
 # matplotlib's savefig(metadata=...): no "Software: Matplotlib version ..." chunk, so that a
 # figure is the same bytes whatever matplotlib release drew it (its pixels aside)
 PNG_METADATA = {"Software": None}
@@ -135,12 +136,35 @@ def write_tsv(table: pd.DataFrame, path: str | Path) -> None:
 
 
 def read_json(path: str | Path) -> Any:
-    """Read a JSON file, raising DataError naming the file if it is missing or malformed."""
+    """Read a JSON file, raising DataError naming the file if it is missing or malformed.
+
+    Files larger than ``MAX_JSON_BYTES`` and documents nested too deeply for the parser are
+    refused the same way.
+    """
     path = require_file(path, "a JSON file")
+    size = Path(path).stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise DataError(f"{path}: {size} bytes; expected a JSON file of at most "
+                        f"{MAX_JSON_BYTES} bytes")
     try:
-        return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as exc:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to read; expected the file as "
+                        "brainrecon wrote it") from None
+
+
+def require_keys(data: Any, keys: tuple[str, ...], source: str | Path) -> dict[str, Any]:
+    """``data`` if it is a mapping holding every one of ``keys``, else a DataError naming
+    ``source`` and what is missing."""
+    if not isinstance(data, dict):
+        raise DataError(f"{source}: a JSON {type(data).__name__}; expected an object with "
+                        f"{', '.join(keys)}")
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise DataError(f"{source}: no {', '.join(missing)}; expected {', '.join(keys)}")
+    return data
 
 
 def write_json(data: Any, path: str | Path) -> None:

@@ -6,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from pipeline.errors import BrainreconError
+from pipeline.errors import BrainreconError, describe_os_error
 from pipeline.logs import setup_logging
 from pipeline.numerics import keep_freed_memory
 
 
 def run_stage(name: str, main: Callable[[], object]) -> None:
-    """Run a stage's ``main`` and turn user-input errors into one line and exit status 1.
+    """Run a stage's ``main``; user-input and disk errors become one line and exit status 1.
 
     Parameters
     ----------
@@ -27,6 +27,9 @@ def run_stage(name: str, main: Callable[[], object]) -> None:
         main()
     except BrainreconError as exc:
         sys.stderr.write(f"[{name}] error: {exc}\n")
+        raise SystemExit(1) from None
+    except OSError as exc:
+        sys.stderr.write(f"[{name}] error: {describe_os_error(exc)}\n")
         raise SystemExit(1) from None
 
 

@@ -110,6 +110,11 @@ def test_override_errors_name_the_study(tmp_path):
         ("preprocess", {"steps": "filter"}, r"preprocess\.steps: .*valid list"),
         ("evaluate", {"metrics": ["top3"]}, r"evaluate\.metrics: unknown metric 'top3'"),
         ("evaluate", {"confidence": 1.5}, r"evaluate\.confidence: .*less than 1 \(got 1\.5\)"),
+        ("train", {"max_epochs": True},
+         r"train\.max_epochs: .*got true; expected a number, not a boolean"),
+        ("train", {"lr": False}, r"train\.lr: .*got false; expected a number, not a boolean"),
+        ("study", {"options": {"simulated": {"snr": True}}},
+         r"simulated\.snr: .*got true; expected a number, not a boolean"),
     ],
 )
 def test_bad_values_name_key_value_and_expectation(section, raw, message):
@@ -122,6 +127,23 @@ def test_bad_values_name_key_value_and_expectation(section, raw, message):
 def test_section_must_be_a_mapping():
     with pytest.raises(ParamsError, match=r"train: expected a mapping of keys, got 3"):
         parse_section(TrainConfig, 3)
+
+
+@pytest.mark.parametrize("text", ["train: null\n", "train: [1, 2]\n", "train: 3\n"])
+def test_a_section_that_is_not_a_mapping_is_an_error_not_the_defaults(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text(text + "studies: {eeg: {study: {}, preprocess: {}, targets: {}, "
+                    "baseline: {}, pretrain: {}, train: {}, evaluate: {}, generators: {}, "
+                    "generate: {}, export: {}}}\n")
+    for study in (None, "eeg"):
+        with pytest.raises(ParamsError, match=r"params\.yaml: train: expected a mapping of "
+                                              r"keys \(\{\} for the defaults\), got "):
+            load_section(TrainConfig, path, study)
+
+
+def test_booleans_stay_valid_where_a_field_takes_them(params):
+    train = parse_section(TrainConfig, {"sync_batchnorm": False, "patience": 3})
+    assert train.sync_batchnorm is False and train.patience == 3
 
 
 def test_load_section_reports_missing_file_and_section(tmp_path):

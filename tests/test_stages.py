@@ -1,5 +1,6 @@
 """Stage scripts: user errors end the stage with one line and leave no output behind."""
 
+import errno
 import subprocess
 import sys
 
@@ -65,3 +66,30 @@ def test_every_stage_has_help(project_root, tmp_path, script):
     result = run_stage(project_root, tmp_path, script, "--help")
     assert result.returncode == 0
     assert "DVC stage" in result.stdout
+
+
+@pytest.mark.parametrize(("error", "shown"), [
+    (OSError(errno.ENOSPC, "No space left on device", "data/preprocessed/eeg/epochs.npy"),
+     "data/preprocessed/eeg/epochs.npy: No space left on device (OSError)"),
+    (OSError("218112 requested and 102368 written"), "218112 requested and 102368 written"),
+    (PermissionError(errno.EACCES, "Permission denied", "models/encoder"),
+     "models/encoder: Permission denied (PermissionError)"),
+])
+def test_disk_errors_are_one_line_naming_the_path(error, shown, capsys):
+    from pipeline.cli import main as cli_main
+    from pipeline.stage import run_stage as run_in_process
+
+    def failing(*_):
+        raise error
+
+    with pytest.raises(SystemExit) as exited:
+        run_in_process("preprocess", failing)
+    assert exited.value.code == 1
+    (line,) = error_lines(capsys.readouterr().err)
+    assert line.startswith(f"[preprocess] error: {shown}") and "nothing was half-written" in line
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("pipeline.cli._results", failing)
+        with pytest.raises(SystemExit):
+            cli_main(["results"])
+    (line,) = error_lines(capsys.readouterr().err)
+    assert line.startswith(f"brainrecon: error: {shown}")

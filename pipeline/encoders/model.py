@@ -8,12 +8,16 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from pipeline.encoders.base import build_encoder
 from pipeline.errors import DataError
-from pipeline.io import read_json, require_file, write_json
+from pipeline.io import read_json, require_keys, write_json
+from pipeline.weights import read_weights
+
+CONFIG_KEYS = ("encoder", "options", "signal", "rescale_predictions")  # of config.json
+SIGNAL_KEYS = ("n_chans", "n_times", "sfreq", "n_outputs", "n_subjects", "chs_pos")
 
 
 class ScaledEncoder(nn.Module):
@@ -85,21 +89,26 @@ def load_encoder(model_dir: str | Path) -> tuple[ScaledEncoder, dict[str, Any]]:
         If a file is missing or the weights do not match the configuration.
     """
     model_dir = Path(model_dir)
-    config = read_json(model_dir / "config.json")
-    weights = require_file(model_dir / "model.safetensors", "encoder weights (safetensors)")
-    dim = config["signal"]["n_outputs"]
-    model = ScaledEncoder(
-        build_encoder(config["encoder"], config["signal"], config["options"]),
-        target_mean=np.zeros(dim),
-        target_std=np.ones(dim),
-        target_rms=1.0,
-        rescale=config["rescale_predictions"],
-    )
+    source = model_dir / "config.json"
+    config = require_keys(read_json(source), CONFIG_KEYS, source)
+    signal = require_keys(config["signal"], SIGNAL_KEYS, f"{source} (signal)")
+    state = read_weights(model_dir / "model.safetensors", "encoder weights (safetensors)")
     try:
-        model.load_state_dict(load_file(str(weights)), strict=True)
+        dim = int(signal["n_outputs"])
+        model = ScaledEncoder(
+            build_encoder(config["encoder"], signal, config["options"]),
+            target_mean=np.zeros(dim),
+            target_std=np.ones(dim),
+            target_rms=1.0,
+            rescale=config["rescale_predictions"],
+        )
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{source}: cannot build the encoder it describes ({exc})") from None
+    try:
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise DataError(
-            f"{weights}: weights do not match {model_dir / 'config.json'} ({first})"
+            f"{model_dir / 'model.safetensors'}: weights do not match {source} ({first})"
         ) from None
     return model.eval(), config

@@ -6,7 +6,7 @@ import mne
 import numpy as np
 from pydantic import PositiveFloat
 
-from pipeline.errors import ParamsError
+from pipeline.errors import DataError, ParamsError
 from pipeline.preprocess.step import Kind, StepContext, register_step, writable
 
 EVENT_CODE = 1
@@ -30,11 +30,16 @@ def epoch(data: mne.io.BaseRaw, context: StepContext, *,
         np.zeros(len(samples), dtype=np.int64),
         np.full(len(samples), EVENT_CODE, dtype=np.int64),
     ])
-    return mne.Epochs(
+    epochs = mne.Epochs(
         data, events, event_id={"stimulus": EVENT_CODE}, tmin=tmin, tmax=tmax,
         baseline=None, reject=None, flat=None, reject_by_annotation=False, preload=True,
         metadata=context.events.reset_index(drop=True), verbose=False,
     )
+    if len(epochs) == 0:
+        raise DataError(f"{context.source}: no epoch left: the window {tmin:g} to {tmax:g} s "
+                        f"of each of its {len(events)} events runs past the recording "
+                        f"({data.times[-1]:.1f} s); expected onsets inside it")
+    return epochs
 
 
 @register_step("baseline", needs=Kind.EPOCHS)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from pipeline.errors import BrainreconError
 from pipeline.generators.latent_prior import generate_decoded
 from pipeline.generators.options import LatentPriorConfig
+from pipeline.npy import read_npy_bytes
 from pipeline.serving.bundle import NAME_PATTERN, Bundle
 from pipeline.serving.decode import (
     MAX_K,
@@ -29,7 +30,6 @@ from pipeline.serving.decode import (
     decode,
     epochs_from_raw,
     read_events,
-    read_npy,
     read_raw_fif,
     require_raw_decoding,
     retrieve,
@@ -198,7 +198,7 @@ def create_app(bundles: dict[str, Bundle], api_key: str | None = None,
         options: Annotated[DecodeOptions, Form()],
     ) -> DecodeOut:
         """Decode preprocessed epochs (as the bundle's preprocessing leaves them)."""
-        array = as_epochs(read_npy(epochs, "epochs"), bundle.signal, "epochs")
+        array = as_epochs(read_npy_bytes(epochs, "epochs"), bundle.signal, "epochs")
         return decoded(bundle, array, options)
 
     @app.post("/api/bundles/{name}/decode_raw")

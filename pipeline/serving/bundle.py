@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, ValidationError
 
 from pipeline.encoders.model import ScaledEncoder, load_encoder
 from pipeline.errors import DataError
@@ -22,6 +23,7 @@ from pipeline.generators.base import Generator
 from pipeline.generators.fit import load_generator
 from pipeline.generators.latents import unit_rows
 from pipeline.io import read_json, read_tsv, require_file, sha256
+from pipeline.npy import read_npy_file
 from pipeline.serving.export import BUNDLE_FILE, FORMAT, FORMAT_VERSION
 
 logger = logging.getLogger(__name__)
@@ -128,6 +130,45 @@ class Bundle:
         }
 
 
+class _Named(BaseModel):
+    """A manifest entry naming a model."""
+
+    name: str
+
+
+class _Encoder(_Named):
+    subjects: list[str]
+
+
+class _Target(_Named):
+    dim: PositiveInt
+
+
+class _Signal(BaseModel):
+    n_chans: PositiveInt
+    n_times: PositiveInt
+    sfreq: PositiveFloat | None = None
+    ch_names: list[str] | None = None
+
+
+class Manifest(BaseModel):
+    """The parts of ``bundle.json`` that loading and serving read (other keys are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    brainrecon_version: str
+    signal: _Signal
+    preprocess: dict[str, Any]
+    encoder: _Encoder
+    baseline: _Named | None
+    target: _Target
+    examples: Any
+    generators: dict[str, Any]
+    generate: dict[str, Any]
+    evaluate: dict[str, Any]
+    files: dict[str, str]
+
+
 def verify_files(root: Path, manifest: dict[str, Any]) -> None:
     """Check that every file the manifest lists exists under ``root`` with its sha256.
 
@@ -158,13 +199,19 @@ def read_manifest(root: Path) -> dict[str, Any]:
     if not re.match(NAME_PATTERN, str(manifest.get("name", ""))):
         raise DataError(f"{path}: bundle name {manifest.get('name')!r}; expected letters, "
                         "digits, '_', '-' or '.' (at most 64)")
+    try:
+        Manifest.model_validate(manifest)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(map(str, error["loc"])) or "the top level"
+        raise DataError(f"{path}: {where}: {error['msg']}; expected the manifest as the "
+                        "export stage wrote it") from None
     return manifest
 
 
 def _gallery(root: Path) -> Gallery:
     table = read_tsv(root / "gallery" / "stimuli.tsv", ["stimulus_id", "split"])
-    latents = np.load(require_file(root / "gallery" / "latents.npy", "the gallery latents"),
-                      allow_pickle=False)
+    latents = read_npy_file(root / "gallery" / "latents.npy", "the gallery latents")
     if latents.ndim != 2 or len(latents) != len(table):
         raise DataError(f"{root / 'gallery' / 'latents.npy'}: shape {latents.shape}; expected "
                         f"({len(table)}, dim), one row per stimulus of stimuli.tsv")
@@ -173,8 +220,7 @@ def _gallery(root: Path) -> Gallery:
 
 
 def _examples(root: Path) -> Examples:
-    epochs = np.load(require_file(root / "examples" / "epochs.npy", "the example trials"),
-                     allow_pickle=False)
+    epochs = read_npy_file(root / "examples" / "epochs.npy", "the example trials")
     trials = read_tsv(root / "examples" / "trials.tsv", ["subject", "stimulus_id"])
     if len(epochs) != len(trials):
         raise DataError(f"{root / 'examples' / 'epochs.npy'}: {len(epochs)} trials; expected "

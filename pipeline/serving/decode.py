@@ -50,20 +50,6 @@ def as_epochs(array: np.ndarray, signal: dict[str, Any], source: str) -> np.ndar
     return array
 
 
-def read_npy(payload: bytes, source: str) -> np.ndarray:
-    """Parse ``.npy`` bytes without unpickling (object arrays are refused).
-
-    Raises
-    ------
-    DataError
-        If the bytes are not a ``.npy`` array of numbers.
-    """
-    try:
-        return np.load(io.BytesIO(payload), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"{source}: not a readable .npy array ({exc})") from None
-
-
 def decode(model: ScaledEncoder, epochs: np.ndarray, subject: str | None,
            subjects: list[str]) -> np.ndarray:
     """Latents of ``epochs`` (n, C, T) of one subject.
@@ -136,7 +122,13 @@ def read_events(payload: bytes, source: str, sfreq: float) -> pd.DataFrame:
     onset = pd.to_numeric(table["onset"], errors="coerce").to_numpy(dtype=np.float64)
     if len(table) == 0 or not np.isfinite(onset).all() or (onset < 0).any():
         raise DataError(f"{source}: onsets must be finite seconds >= 0, one event at least")
-    events = pd.DataFrame({"onset": np.round(onset * sfreq) / sfreq,
+    samples = np.round(onset * sfreq)
+    repeated = pd.Series(samples).duplicated(keep=False).to_numpy()
+    if repeated.any():
+        raise DataError(f"{source}: {int(repeated.sum())} events share a sample at "
+                        f"{sfreq:g} Hz (first at onset {onset[repeated][0]:g} s); expected "
+                        "one event per sample")
+    events = pd.DataFrame({"onset": samples / sfreq,
                            "stimulus_id": table[label].astype(str).to_numpy()})
     return events.sort_values("onset", kind="stable").reset_index(drop=True)
 
@@ -188,6 +180,12 @@ def epochs_from_raw(bundle: Bundle, raw: mne.io.BaseRaw, events: pd.DataFrame, s
                               StepContext(source, cfg.montage, events, owns_data=True))
     except ParamsError as exc:
         raise DataError(str(exc)) from None
+    except (RuntimeError, ValueError) as exc:  # MNE on a recording the steps cannot take
+        raise DataError(f"{source}: the bundle's preprocessing failed on it "
+                        f"({str(exc).splitlines()[0]})") from None
+    if len(epochs) == 0:
+        raise DataError(f"{source}: no epoch left after preprocessing; expected events "
+                        "inside the recording, each with a full epoch window")
     missing = [name for name in signal["ch_names"] if name not in epochs.ch_names]
     if missing:
         raise DataError(f"{source}: after preprocessing, channels {', '.join(missing[:5])} "

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import torch
 from pydantic import Field, field_validator
-from safetensors.torch import load_file
 
 from pipeline.config import Section
 from pipeline.errors import DataError
@@ -28,6 +27,7 @@ from pipeline.targets.joint_heads import HeadsConfig, JointHeads
 from pipeline.targets.joint_training import fit_heads
 from pipeline.targets.minilm import embed_texts, minilm_caption_embeddings
 from pipeline.targets.options import TargetsConfig
+from pipeline.weights import read_weights
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def load_joint_space(targets_dir: str | Path) -> JointSpace:
     joint = info["joint"]
     options = JointOptions.model_validate(joint["options"])
     heads = JointHeads(joint["n_image"], joint["n_text"], options.heads())
-    heads.load_state_dict(load_file(require_file(targets_dir / "weights.safetensors",
-                                                 "the joint heads (safetensors)")))
+    heads.load_state_dict(read_weights(targets_dir / "weights.safetensors",
+                                       "the joint heads (safetensors)"))
     return JointSpace(heads.eval())
 

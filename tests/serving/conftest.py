@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -24,6 +25,7 @@ from pipeline.generators.fit import fit_generators
 from pipeline.generators.generate import generate_outputs
 from pipeline.generators.options import GenerateConfig
 from pipeline.preprocess.options import PreprocessConfig
+from pipeline.preprocess.recordings import find_recordings, read_recording, stimulus_events
 from pipeline.preprocess.study import preprocess_study
 from pipeline.sections import section_model
 from pipeline.serving.bundle import load_bundle
@@ -133,3 +135,16 @@ def bundle(bundle_dir):
 def bundle_copy(bundle_dir, tmp_path) -> Path:
     """A private copy of the bundle that a test may change."""
     return Path(shutil.copytree(bundle_dir, tmp_path / STUDY))
+
+
+@pytest.fixture(scope="session")
+def recording(tiny_study_paths, tmp_path_factory):
+    """The first recording of the tiny study as FIF bytes, its events as TSV bytes, its subject."""
+    path = find_recordings(tiny_study_paths["raw"], "eeg")[0]
+    raw = read_recording(path)
+    stimuli = pd.read_csv(tiny_study_paths["raw"] / "stimuli" / "stimuli.tsv", sep="\t",
+                          dtype={"stimulus_id": str})
+    events = stimulus_events(raw, stimuli["stimulus_id"])
+    fif = tmp_path_factory.mktemp("fif") / "recording_raw.fif"
+    raw.save(fif, verbose="error")
+    return fif.read_bytes(), events.to_csv(sep="\t", index=False).encode(), path.subject, events

@@ -56,11 +56,29 @@ def test_decode_returns_the_bundles_latents_and_their_nearest_stimuli(client, bu
     assert not one["subject_seen"] and len(one["matches"]) == 1 and one["latents"] is None
 
 
+def npy_header(shape: tuple[int, ...], descr: str = "<f4", body: bytes = b"") -> bytes:
+    """A .npy header declaring ``shape`` of ``descr``, followed by ``body`` only."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False,
+                                                  "shape": shape})
+    return buffer.getvalue() + body
+
+
+def npz(array) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, epochs=array)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(("payload", "message"), [
     (npy(np.zeros((2, 3, 4), np.float32)), "shape (2, 3, 4); expected"),
-    (npy(np.array([{"a": 1}], dtype=object)), "not a readable .npy array"),
+    (npy(np.array([{"a": 1}], dtype=object)), "holds Python objects"),
     (b"not an array at all", "not a readable .npy array"),
-    (npy(np.array(["text"])), "expected a real numeric array"),
+    (npy(np.array(["text"])), "expected a numeric array"),
+    (npy_header((10**12,), body=b"\0" * 64), "declares shape (1000000000000,) of float32 "
+     "(4000000000000 bytes), but 64 bytes follow it"),
+    (npy(np.zeros((2, 64, 71), np.float32))[:-10], "bytes follow it"),
+    (npz(np.zeros((2, 3, 4), np.float32)), "not a readable .npy array"),
 ])
 def test_malformed_uploads_get_422_naming_the_problem(client, payload, message):
     response = client.post("/api/bundles/eeg/decode", files={"epochs": payload})

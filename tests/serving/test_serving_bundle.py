@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,3 +83,61 @@ def test_bundles_are_found_in_a_folder_of_bundles(bundle_dir, tmp_path):
     assert find_bundles([bundle_dir]) == {"eeg": bundle_dir}
     with pytest.raises(DataError, match="no bundle.json"):
         find_bundles([tmp_path])
+
+
+def rehash(bundle: Path) -> None:
+    """Update the manifest's hashes after a file of ``bundle`` was changed (as a tamperer would)."""
+    manifest = json.loads((bundle / BUNDLE_FILE).read_text())
+    manifest["files"] = file_hashes(bundle)
+    (bundle / BUNDLE_FILE).write_text(json.dumps(manifest))
+
+
+def tamper_manifest(bundle: Path) -> None:
+    manifest = json.loads((bundle / BUNDLE_FILE).read_text())
+    del manifest["files"]
+    (bundle / BUNDLE_FILE).write_text(json.dumps(manifest))
+
+
+def tamper_gallery(bundle: Path) -> None:
+    np.save(bundle / "gallery" / "latents.npy", np.array([{"a": 1}], dtype=object),
+            allow_pickle=True)
+    rehash(bundle)
+
+
+def tamper_config(bundle: Path) -> None:
+    (bundle / "encoder" / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    rehash(bundle)
+
+
+def tamper_weights(bundle: Path) -> None:
+    weights = bundle / "encoder" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])
+    rehash(bundle)
+
+
+def tamper_signal(bundle: Path) -> None:
+    manifest = json.loads((bundle / BUNDLE_FILE).read_text())
+    manifest["signal"]["n_chans"] = "many"
+    (bundle / BUNDLE_FILE).write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(("tamper", "message"), [
+    (tamper_manifest, r"bundle\.json: files: Field required"),
+    (tamper_gallery, r"latents\.npy: dtype object holds Python objects"),
+    (tamper_config, r"config\.json: JSON nested too deeply"),
+    (tamper_weights, r"model\.safetensors: not a readable safetensors file"),
+    (tamper_signal, r"bundle\.json: signal\.n_chans: Input should be a valid integer"),
+])
+def test_files_tampered_behind_their_hashes_are_refused_naming_the_file(bundle_copy, tamper,
+                                                                         message, capsys):
+    from pipeline.cli import main
+
+    tamper(bundle_copy)
+    with pytest.raises(DataError, match=message):
+        load_bundle(bundle_copy)
+    with pytest.raises(SystemExit) as exited:
+        main(["evaluate", "--bundle", str(bundle_copy), "--data", str(bundle_copy),
+              "--out", str(bundle_copy.parent / "out")])
+    error = capsys.readouterr().err.strip()
+    assert exited.value.code == 1 and len(error.splitlines()) == 1
+    assert error.startswith("brainrecon: error: ") and "Traceback" not in error

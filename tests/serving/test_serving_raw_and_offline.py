@@ -5,28 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from pipeline.errors import DataError
-from pipeline.preprocess.recordings import find_recordings, read_recording, stimulus_events
 from pipeline.serving.app import create_app
 from pipeline.serving.decode import decode
 from pipeline.serving.offline import evaluate_bundle
-
-
-@pytest.fixture(scope="module")
-def recording(tiny_study_paths, tmp_path_factory):
-    """The first recording of the tiny study as FIF bytes, its events as TSV bytes, its subject."""
-    path = find_recordings(tiny_study_paths["raw"], "eeg")[0]
-    raw = read_recording(path)
-    stimuli = pd.read_csv(tiny_study_paths["raw"] / "stimuli" / "stimuli.tsv", sep="\t",
-                          dtype={"stimulus_id": str})
-    events = stimulus_events(raw, stimuli["stimulus_id"])
-    fif = tmp_path_factory.mktemp("fif") / "recording_raw.fif"
-    raw.save(fif, verbose="error")
-    return fif.read_bytes(), events.to_csv(sep="\t", index=False).encode(), path.subject, events
 
 
 def test_raw_recording_decodes_as_the_preprocess_stage_would(bundle, recording):
@@ -54,6 +39,10 @@ def test_raw_uploads_that_are_not_recordings_get_422(bundle, recording):
         ({"recording": b"garbage", "events": events_tsv}, "not a readable FIF recording"),
         ({"recording": fif, "events": b"when\twhat\n1\ta\n"}, "expected onset (seconds)"),
         ({"recording": fif, "events": b"onset\tstimulus_id\n-1\ta\n"}, "onsets must be finite"),
+        ({"recording": fif, "events": b"onset\tstimulus_id\n1.0\ta\n1.0001\tb\n"},
+         "2 events share a sample"),
+        ({"recording": fif, "events": b"onset\tstimulus_id\n99999\ta\n"},
+         "no epoch left: the window"),
     ):
         response = client.post("/api/bundles/eeg/decode_raw", files=files)
         assert response.status_code == 422 and message in response.json()["detail"], files

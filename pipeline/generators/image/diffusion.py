@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 from pydantic import Field, model_validator
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from pipeline.config import Section
 from pipeline.errors import DataError
@@ -39,6 +39,7 @@ from pipeline.generators.latents import LatentScaler, l2_normalise
 from pipeline.generators.ridge import RidgeMap
 from pipeline.io import read_json, require_file, write_json
 from pipeline.lightning_runs import write_curves
+from pipeline.weights import read_weights
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +243,7 @@ class DiffusionGenerator(Generator):
         directory = Path(directory)
         config = read_json(directory / "config.json")
         options = cls.parse_options(config["options"])
-        tensors = load_file(str(require_file(directory / WEIGHTS, "diffusion generator weights")))
+        tensors = read_weights(directory / WEIGHTS, "diffusion generator weights")
         require_file(directory / "unet" / "config.json", "the diffusion generator's UNet")
         require_file(directory / "scheduler" / "scheduler_config.json", "its noise schedule")
         unet = UNet2DModel.from_pretrained(directory / "unet", local_files_only=True)

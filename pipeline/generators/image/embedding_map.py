@@ -19,14 +19,15 @@ from typing import ClassVar, Literal
 import numpy as np
 import torch
 from pydantic import Field
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from pipeline.config import Section
 from pipeline.errors import ParamsError
 from pipeline.generators.base import Generator, StimulusSet
 from pipeline.generators.latents import LatentScaler
 from pipeline.generators.ridge import RidgeMap
-from pipeline.io import read_json, require_file, write_json
+from pipeline.io import read_json, write_json
+from pipeline.weights import read_weights
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +172,6 @@ class EmbeddingMapGenerator(Generator):
         """Read a generator written by :meth:`save`."""
         directory = Path(directory)
         options = cls.parse_options(read_json(directory / "config.json")["options"])
-        tensors = load_file(str(require_file(directory / WEIGHTS, f"{cls.name} embedding map")))
+        tensors = read_weights(directory / WEIGHTS, f"{cls.name} embedding map")
         return cls(options, LatentScaler.from_tensors(tensors),
                    RidgeMap.from_tensors(tensors, "embedding"))

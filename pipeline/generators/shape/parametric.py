@@ -17,7 +17,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from pipeline.config import Section
 from pipeline.errors import DataError
@@ -26,7 +26,8 @@ from pipeline.generators.base import Generator, ShapeOutput, StimulusSet
 from pipeline.generators.latents import LatentScaler
 from pipeline.generators.ridge import RidgeMap
 from pipeline.generators.shape.geometry import PARAMETERS, check_parameters, shape_output
-from pipeline.io import read_json, require_file, write_json
+from pipeline.io import read_json, write_json
+from pipeline.weights import read_weights
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ class ParametricGenerator(Generator):
         if config.get("generator") != NAME:
             raise DataError(f"{directory / 'config.json'}: generator {config.get('generator')!r}; "
                             f"expected {NAME!r}")
-        tensors = load_file(str(require_file(directory / WEIGHTS, "shape generator weights")))
+        tensors = read_weights(directory / WEIGHTS, "shape generator weights")
         maps = {group: RidgeMap.from_tensors(tensors, group) for group in GROUPS}
         ranges = {k: (float(low), float(high)) for k, (low, high) in config["ranges"].items()}
         return cls(LatentScaler.from_tensors(tensors), maps, list(config["families"]), ranges,

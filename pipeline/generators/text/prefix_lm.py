@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from pydantic import Field, model_validator
-from safetensors.torch import load_file, load_model, save_file, save_model
+from safetensors.torch import load_model, save_file, save_model
 
 from pipeline.config import Section
 from pipeline.errors import DataError, ParamsError
@@ -26,6 +26,7 @@ from pipeline.generators.text.language_models import LANGUAGE_MODELS, LanguageMo
 from pipeline.generators.text.mapping import PrefixMapping, unit_latents
 from pipeline.generators.text.training import PrefixLitModule, caption_dataset, fit_prefix
 from pipeline.io import read_json, require_file, write_json
+from pipeline.weights import read_weights
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class PrefixLM(Generator):
             load_model(lm.model, str(require_file(directory / LM_WEIGHTS, "the fitted LM")))
         mapping = PrefixMapping(latent_dim, options.prefix_length, lm.embed_dim,
                                 options.mapping_hidden, 1.0)
-        state = load_file(require_file(directory / MAPPING_WEIGHTS, "the prefix mapping"))
+        state = read_weights(directory / MAPPING_WEIGHTS, "the prefix mapping")
         try:
             mapping.load_state_dict(state)
         except RuntimeError as exc:
