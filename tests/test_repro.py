@@ -199,12 +199,12 @@ def test_killed_train_resumes_under_dvc_repro(tiny_project):
     resumes from the checkpoint, and ends with the weights, history and metrics of an
     uninterrupted seeded run (`dvc repro --force -s train@eeg` afterwards), exactly.
 
-    Leaves eeg training for 15 epochs, with every stage up to date.
+    Leaves eeg training for 8 epochs, with every stage up to date.
     """
     work, env, _ = tiny_project
     params_path = work / "params.yaml"
     params = yaml.safe_load(params_path.read_text())
-    params["studies"]["eeg"]["train"] = {"max_epochs": 15, "patience": 15}  # time to kill it
+    params["studies"]["eeg"]["train"] = {"max_epochs": 8, "patience": 8}  # time to kill it
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     last = work / "models" / "checkpoints" / "eeg" / "decoder" / "last.ckpt"
     with open(work / "killed.log", "w") as log:  # not in the run cache: it really trains
@@ -228,7 +228,7 @@ def test_killed_train_resumes_under_dvc_repro(tiny_project):
     assert not last.parent.exists(), "checkpoints are removed after the fit"
     decoder = work / "models" / "encoders" / "eeg" / "decoder"
     curves = work / "metrics" / "eeg" / "training.csv"
-    assert pd.read_csv(curves)["epoch"].tolist() == list(range(15)), "every epoch, once"
+    assert pd.read_csv(curves)["epoch"].tolist() == list(range(8)), "every epoch, once"
     files = [decoder / "model.safetensors", decoder / "history.csv", curves,
              work / "metrics" / "eeg" / "evaluate.json"]
     after_resume = [path.read_bytes() for path in files]
