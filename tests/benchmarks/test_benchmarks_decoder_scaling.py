@@ -1,22 +1,16 @@
 """benchmarks/decoder_scaling.py on a tiny simulated study: nested training sets, the rows."""
 
-import importlib.util
 import json
 
 import pandas as pd
 import pytest
+from benchmark_scripts import import_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench(project_root):
-    """The benchmark script, imported as a module (beside benchmarks/encoders.py)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(project_root / "benchmarks"))
-        spec = importlib.util.spec_from_file_location(
-            "bench_decoder_scaling", project_root / "benchmarks" / "decoder_scaling.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return module
+    """The benchmark script, imported as a module."""
+    return import_benchmark(project_root, "decoder_scaling")
 
 
 def test_sizes_are_nested_and_rows_score_decoder_ridge_and_oracle(bench, tmp_path):

@@ -1,9 +1,9 @@
 """benchmarks/encoders.py on a tiny simulated study: the table, a failing encoder, reuse."""
 
-import importlib.util
 import json
 
 import pytest
+from benchmark_scripts import import_benchmark
 
 from pipeline.encoders.base import signal_args
 
@@ -11,12 +11,7 @@ from pipeline.encoders.base import signal_args
 @pytest.fixture(scope="module")
 def bench(project_root):
     """The benchmark script, imported as a module."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_encoders", project_root / "benchmarks" / "encoders.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_benchmark(project_root, "encoders")
 
 
 def tiny_args(tmp_path, *encoders):

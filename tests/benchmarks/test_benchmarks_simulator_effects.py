@@ -1,22 +1,16 @@
 """benchmarks/simulator_effects.py: each setting is one effect over every other one off."""
 
-import importlib.util
 import json
 from argparse import Namespace
 
 import pytest
+from benchmark_scripts import import_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench(project_root):
-    """The benchmark script, imported as a module (beside benchmarks/encoders.py)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(project_root / "benchmarks"))
-        spec = importlib.util.spec_from_file_location(
-            "bench_simulator_effects", project_root / "benchmarks" / "simulator_effects.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return module
+    """The benchmark script, imported as a module."""
+    return import_benchmark(project_root, "simulator_effects")
 
 
 def simulated(sections) -> dict:
