@@ -10,7 +10,7 @@ from schemathesis.checks import not_a_server_error
 from pipeline.serving.app import create_app
 from pipeline.serving.export import file_hashes
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 200
 
 
 def test_no_generated_request_gets_a_server_error_or_changes_the_bundle(bundle, bundle_dir):
