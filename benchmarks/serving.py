@@ -4,7 +4,8 @@
    architecture built for a 1 s window at the bundle's rate (random weights: latency depends
    on the architecture only), beside the bundle's ridge baseline on its epoch. Median and p99
    over ``--calls`` calls after warm-up; the real-time target is 10 ms per window.
-2. Over HTTP on loopback: ``brainrecon serve`` in its own process; ``--clients`` concurrent
+2. Over HTTP on loopback: ``brainrecon serve`` in its own process, once per ``--workers``
+   count (uvicorn worker processes sharing the port; default 1 and 2); ``--clients`` concurrent
    clients each send ``--requests`` decode requests (one epoch as .npy, top-5 among the test
    stimuli), then the same load on ``/api/health`` (the HTTP stack alone, the baseline). The
    clients' connections are opened before the clock starts; clients and server share the
@@ -98,10 +99,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(bundle_dir: Path, port: int, threads: int) -> subprocess.Popen:
-    """``brainrecon serve`` of one bundle in its own process; returns once it answers."""
+def start_server(bundle_dir: Path, port: int, threads: int, workers: int) -> subprocess.Popen:
+    """``brainrecon serve`` of one bundle in its own process(es); returns once it answers."""
     command = [str(Path(sys.executable).parent / "brainrecon"), "serve", "--bundle",
-               str(bundle_dir), "--port", str(port), "--threads", str(threads)]
+               str(bundle_dir), "--port", str(port), "--threads", str(threads),
+               "--workers", str(workers)]
     env = {key: value for key, value in os.environ.items() if key != "BRAINRECON_API_KEY"}
     process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -145,8 +147,9 @@ async def load(url: str, request: dict[str, Any], clients: int, requests: int
             "requests_per_s": round(len(seconds) / wall, 1), **percentiles(seconds)}
 
 
-def over_http(bundle: Bundle, clients: int, requests: int, threads: int) -> dict[str, Any]:
-    """The decode and health loads against a served copy of ``bundle``."""
+def over_http(bundle: Bundle, clients: int, requests: int, threads: int, workers: int
+              ) -> dict[str, Any]:
+    """The decode and health loads against ``bundle`` served by ``workers`` processes."""
     buffer = io.BytesIO()
     np.save(buffer, bundle.examples.epochs[:1])
     decode = {"method": "POST", "url": f"/api/bundles/{bundle.name}/decode",
@@ -154,11 +157,12 @@ def over_http(bundle: Bundle, clients: int, requests: int, threads: int) -> dict
               "data": {"k": "5", "gallery": "test",
                        "subject": str(bundle.examples.trials["subject"][0])}}
     port = free_port()
-    server = start_server(bundle.root, port, threads)
+    server = start_server(bundle.root, port, threads, workers)
+    served = f"{workers} worker{'s' * (workers > 1)}"
     try:
         url = f"http://127.0.0.1:{port}"
-        return {"decode one epoch": asyncio.run(load(url, decode, clients, requests)),
-                "health (HTTP stack alone)": asyncio.run(
+        return {f"decode one epoch, {served}": asyncio.run(load(url, decode, clients, requests)),
+                f"health (HTTP stack alone), {served}": asyncio.run(
                     load(url, {"method": "GET", "url": "/api/health"}, clients, requests))}
     finally:
         server.terminate()
@@ -188,6 +192,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1, help="torch threads, both sides")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="server processes of each HTTP run")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="where <name>.json and <name>.md are written")
     args = parser.parse_args(argv)
@@ -200,7 +206,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "requests": args.requests,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "in_process": in_process(bundle, args.calls),
-        "http": over_http(bundle, args.clients, args.requests, args.threads),
+        "http": {name: row for workers in args.workers for name, row in
+                 over_http(bundle, args.clients, args.requests, args.threads, workers).items()},
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)
     write_json(results, args.results.with_suffix(".json"))

@@ -34,22 +34,10 @@ def _results(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import os
+    from pipeline.serving.processes import serve
 
-    import torch
-    import uvicorn
-
-    from pipeline.serving.app import create_app
-    from pipeline.serving.bundle import find_bundles, load_bundle
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    api_key = os.environ.get(args.api_key_env) or None
-    bundles = {name: load_bundle(path) for name, path in find_bundles(args.bundle).items()}
-    sys.stderr.write(f"serving {', '.join(bundles)} on http://{args.host}:{args.port} "
-                     f"(API key {'required' if api_key else 'off'})\n")
-    app = create_app(bundles, api_key, int(args.max_upload_mb * 2**20))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve(args.bundle, args.host, args.port, args.api_key_env, int(args.max_upload_mb * 2**20),
+          args.threads, args.workers)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -95,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-upload-mb", type=float, default=64.0,
                        help="largest request body accepted, in MiB")
     serve.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing the port (each loads the bundles)")
     serve.set_defaults(run=_serve)
     offline = commands.add_parser(
         "evaluate", help="score a bundle on held-out recordings (the evaluate stage's metrics)")

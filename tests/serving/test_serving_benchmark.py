@@ -12,11 +12,14 @@ def test_serving_benchmark_reports_latency_and_load(project_root, bundle_dir, tm
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     results = bench.main(["--bundle", str(bundle_dir), "--calls", "20", "--clients", "4",
-                          "--requests", "3", "--results", str(tmp_path / "serving")])
+                          "--requests", "3", "--workers", "1", "2",
+                          "--results", str(tmp_path / "serving")])
     assert json.loads((tmp_path / "serving.json").read_text()) == results
     assert len(results["in_process"]) == 3
     for row in results["in_process"].values():
         assert 0 < row["p50_ms"] <= row["p99_ms"]
+    assert len(results["http"]) == 4  # decode and health, served by 1 and by 2 workers
     for row in results["http"].values():
         assert row["requests"] == 12 and row["failed"] == 0 and row["requests_per_s"] > 0
-    assert "| decode one epoch |" in (tmp_path / "serving.md").read_text()
+    table = (tmp_path / "serving.md").read_text()
+    assert "| decode one epoch, 1 worker |" in table and "| decode one epoch, 2 workers |" in table
