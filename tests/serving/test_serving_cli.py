@@ -69,3 +69,11 @@ def test_serve_command_answers_on_loopback_with_its_api_key(bundle_dir):
 def test_fmri_betas_may_be_uploaded_as_trial_by_voxel(shape, expected):
     signal_ = {"n_chans": 7, "n_times": 1}
     assert as_epochs(np.ones(shape), signal_, "betas").shape == expected
+
+
+def test_serve_needs_at_least_one_worker(bundle_dir):
+    from pipeline.errors import ParamsError
+    from pipeline.serving.processes import serve
+
+    with pytest.raises(ParamsError, match=r"--workers: got 0; expected at least 1"):
+        serve([bundle_dir], "127.0.0.1", free_port(), "BRAINRECON_API_KEY", 2**20, 1, 0)
