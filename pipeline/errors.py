@@ -19,15 +19,9 @@ class DataError(BrainreconError, ValueError):
 
 
 def describe_os_error(exc: OSError) -> str:
-    """One line for a failed read or write (disk full, permission, missing folder).
-
-    Stages write through :func:`pipeline.io.atomic_output_dir`, so after such a failure the
-    previous outputs are still in place: the line says so.
-    """
+    """One line for a failed read or write (disk full, permission, missing folder)."""
     where = f"{exc.filename}: " if exc.filename else ""
-    what = exc.strerror or str(exc)
-    return (f"{where}{what} ({type(exc).__name__}); nothing was half-written: outputs are "
-            "replaced only once complete (free disk space or fix permissions, then rerun)")
+    return f"{where}{exc.strerror or exc} ({type(exc).__name__})"
 
 
 def suggest(name: object, choices: Iterable[object]) -> str:

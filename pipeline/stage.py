@@ -29,7 +29,10 @@ def run_stage(name: str, main: Callable[[], object]) -> None:
         sys.stderr.write(f"[{name}] error: {exc}\n")
         raise SystemExit(1) from None
     except OSError as exc:
-        sys.stderr.write(f"[{name}] error: {describe_os_error(exc)}\n")
+        # stages write through pipeline.io.atomic_output_dir: the old outputs are intact
+        sys.stderr.write(f"[{name}] error: {describe_os_error(exc)}; nothing was half-written: "
+                         "outputs are replaced only once complete (free disk space or fix "
+                         "permissions, then rerun)\n")
         raise SystemExit(1) from None
 
 

@@ -180,12 +180,11 @@ def epochs_from_raw(bundle: Bundle, raw: mne.io.BaseRaw, events: pd.DataFrame, s
                               StepContext(source, cfg.montage, events, owns_data=True))
     except ParamsError as exc:
         raise DataError(str(exc)) from None
+    except DataError:
+        raise
     except (RuntimeError, ValueError) as exc:  # MNE on a recording the steps cannot take
         raise DataError(f"{source}: the bundle's preprocessing failed on it "
                         f"({str(exc).splitlines()[0]})") from None
-    if len(epochs) == 0:
-        raise DataError(f"{source}: no epoch left after preprocessing; expected events "
-                        "inside the recording, each with a full epoch window")
     missing = [name for name in signal["ch_names"] if name not in epochs.ch_names]
     if missing:
         raise DataError(f"{source}: after preprocessing, channels {', '.join(missing[:5])} "

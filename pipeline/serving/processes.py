@@ -44,22 +44,24 @@ def serve(bundles: list[Path], host: str, port: int, api_key_env: str, max_uploa
     """Serve the bundles on ``host:port`` until interrupted, in ``workers`` processes."""
     import uvicorn
 
+    from pipeline.serving.bundle import find_bundles, load_bundle
+
     if workers < 1:
         raise ParamsError(f"--workers: got {workers}; expected at least 1")
     settings: dict[str, Any] = {"bundles": [str(path) for path in bundles],
                                 "api_key_env": api_key_env,
                                 "max_upload_bytes": max_upload_bytes, "threads": threads}
+    found = find_bundles(settings["bundles"])
+    served = f"serving {', '.join(found)} on http://{host}:{port}"
     key = "required" if os.environ.get(api_key_env) else "off"
     if workers == 1:
         app = build_app(**settings)  # errors in a bundle stop here, before the port opens
-        sys.stderr.write(f"serving on http://{host}:{port} (API key {key})\n")
+        sys.stderr.write(f"{served} (API key {key})\n")
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
-    from pipeline.serving.bundle import find_bundles, load_bundle
-
-    for path in find_bundles(settings["bundles"]).values():  # refuse a bad bundle up front
+    for path in found.values():  # a bad bundle is refused here, not in every worker
         load_bundle(path)
     os.environ[SERVE_ENV] = json.dumps(settings)
-    sys.stderr.write(f"serving on http://{host}:{port} with {workers} workers (API key {key})\n")
+    sys.stderr.write(f"{served} with {workers} workers (API key {key})\n")
     uvicorn.run("pipeline.serving.processes:app_from_environment", factory=True, host=host,
                 port=port, workers=workers, log_level="warning")
