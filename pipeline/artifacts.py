@@ -118,13 +118,14 @@ def read_preprocessed(preprocessed_dir: str | Path) -> Preprocessed:
             f"{path / 'info.json'}: got {len(info['ch_names'])} ch_names; expected "
             f"{epochs.shape[1]}, the channels of {path / name}"
         )
-    positions = np.asarray(info["ch_pos"], dtype=np.float64)
-    if positions.shape != (epochs.shape[1], 3) or not np.isfinite(positions).all():
-        raise DataError(
-            f"{path / 'info.json'}: ch_pos has shape {positions.shape} "
-            f"(finite: {bool(np.isfinite(positions).all())}); expected "
-            f"({epochs.shape[1]}, 3), finite, in metres"
-        )
+    if info["ch_pos"] is not None:  # null: recordings without positions
+        positions = np.asarray(info["ch_pos"], dtype=np.float64)
+        if positions.shape != (epochs.shape[1], 3) or not np.isfinite(positions).all():
+            raise DataError(
+                f"{path / 'info.json'}: ch_pos has shape {positions.shape} "
+                f"(finite: {bool(np.isfinite(positions).all())}); expected "
+                f"({epochs.shape[1]}, 3), finite, in metres, or null (no positions)"
+            )
     return Preprocessed(epochs=epochs, trials=trials, info=info, path=path)
 
 

@@ -65,7 +65,8 @@ def describe(exc: Exception) -> str:
 
 
 @contextlib.contextmanager
-def reading(path: str | Path, what: str = "recording") -> Iterator[None]:
+def reading(path: str | Path, what: str = "recording", hint: str | None = None
+            ) -> Iterator[None]:
     """Report any failure of the reading done in the ``with`` block as one DataError.
 
     Warnings that say the data stop before the header or the events do (a truncated
@@ -77,6 +78,8 @@ def reading(path: str | Path, what: str = "recording") -> Iterator[None]:
         The file being read, named in the message.
     what : str
         What the file is ("recording", "evoked file").
+    hint : str, optional
+        What the user may try, appended to the message of a failed read.
 
     Raises
     ------
@@ -90,7 +93,8 @@ def reading(path: str | Path, what: str = "recording") -> Iterator[None]:
         except BrainreconError:
             raise
         except Exception as exc:  # readers raise anything from struct.error to KeyError
-            raise DataError(f"{path}: cannot read the {what}: {describe(exc)}") from None
+            advice = f"; {hint}" if hint else ""
+            raise DataError(f"{path}: cannot read the {what}: {describe(exc)}{advice}") from None
     for warning in caught:
         text = _one_line(warning.message)
         if any(marker in text for marker in TRUNCATION_WARNINGS):

@@ -34,6 +34,26 @@ class Encoder(nn.Module):
     name: ClassVar[str] = ""
     fit_method: ClassVar[str] = ""
     Options: ClassVar[type[Options]] = Options
+    uses_positions: ClassVar[bool] = False  # whether it places channels by their positions
+
+    @classmethod
+    def positions(cls, chs_pos: np.ndarray | list | None, n_chans: int) -> np.ndarray:
+        """Return the channel positions (n_chans, 3) an encoder that uses them is given.
+
+        Raises
+        ------
+        ParamsError
+            If the data have no positions (``preprocess.positions: none``), naming the
+            encoders that need none.
+        """
+        if chs_pos is None:
+            others = [name for name in ENCODERS if not ENCODERS.get(name).uses_positions]
+            raise ParamsError(
+                f"encoder {cls.name!r} places channels by their positions and the preprocessed "
+                f"data have none (preprocess.positions: none); expected an encoder that needs "
+                f"none ({', '.join(others)}) or channels with positions"
+            )
+        return np.asarray(chs_pos, dtype=np.float64).reshape(int(n_chans), 3)
 
     @classmethod
     def parse_options(cls, options: dict[str, Any]) -> Options:
@@ -95,16 +115,21 @@ def signal_args(
     sfreq: float,
     n_outputs: int,
     n_subjects: int,
-    chs_pos: np.ndarray | list,
+    chs_pos: np.ndarray | list | None,
 ) -> dict[str, Any]:
-    """Return the signal arguments every encoder takes, as JSON-serialisable values."""
+    """Return the signal arguments every encoder takes, as JSON-serialisable values.
+
+    ``chs_pos`` is None for data without channel positions (``preprocess.positions: none``).
+    """
+    positions = None if chs_pos is None else (
+        np.asarray(chs_pos, dtype=np.float64).reshape(int(n_chans), 3).tolist())
     return {
         "n_chans": int(n_chans),
         "n_times": int(n_times),
         "sfreq": float(sfreq),
         "n_outputs": int(n_outputs),
         "n_subjects": int(n_subjects),
-        "chs_pos": np.asarray(chs_pos, dtype=np.float64).reshape(int(n_chans), 3).tolist(),
+        "chs_pos": positions,
     }
 
 

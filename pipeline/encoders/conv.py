@@ -204,12 +204,13 @@ class ConvEncoder(Encoder):
 
     fit_method = "lightning"
     Options = ConvOptions
+    uses_positions = True
 
     def __init__(self, n_chans, n_times, sfreq, n_outputs, n_subjects, chs_pos, **options):
         super().__init__()
         self.options = self.parse_options(options)
         opts = self.options
-        positions = np.asarray(chs_pos, dtype=np.float64).reshape(n_chans, 3)
+        positions = self.positions(chs_pos, n_chans)
         self.spatial = SpatialAttention(
             positions, opts.spatial_channels, opts.n_fourier, opts.spatial_dropout
         )

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field, PositiveInt
@@ -84,6 +83,7 @@ class PatchTransformer(Encoder):
 
     fit_method = "lightning"
     Options = PatchTransformerOptions
+    uses_positions = True
 
     def __init__(self, n_chans, n_times, sfreq, n_outputs, n_subjects, chs_pos, **options):
         super().__init__()
@@ -97,7 +97,7 @@ class PatchTransformer(Encoder):
         self.n_chans = int(n_chans)
         self.patch_len = patch_samples(opts.patch_seconds, sfreq)
         self.n_patches = math.ceil(int(n_times) / self.patch_len)
-        layout = project_positions(np.asarray(chs_pos, dtype=np.float64).reshape(n_chans, 3))
+        layout = project_positions(self.positions(chs_pos, n_chans))
         features = fourier_features(layout, opts.n_fourier)  # (C, 2 * n_fourier ** 2)
         # Recomputed from the positions, not saved: weights transfer across montages.
         self.register_buffer(

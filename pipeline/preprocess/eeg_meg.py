@@ -125,7 +125,8 @@ def _info(layout: Layout, cfg: PreprocessConfig, bad_channels: dict[str, list[st
         "tmin": layout.tmin,
         "ch_names": layout.ch_names,
         "ch_types": layout.info.get_channel_types(),
-        "ch_pos": channel_positions(layout.info, cfg.montage, layout.source),
+        "ch_pos": (None if cfg.positions == "none"
+                   else channel_positions(layout.info, cfg.montage, layout.source)),
         "subjects": sorted(bad_channels),
         "bad_channels": bad_channels,
         "montage": cfg.montage,

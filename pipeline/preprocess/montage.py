@@ -13,6 +13,12 @@ from mne.io.constants import FIFF
 from pipeline.errors import DataError, ParamsError
 
 logger = logging.getLogger(__name__)
+HOW_TO_PLACE = (  # the params that settle a channel without a montage position
+    "retype channels that are not EEG with channel_types or a set_channel_types step, e.g. "
+    "{'EXG*': eog}, so that pick drops them; rename the others (rename_channels) or choose "
+    "another preprocess.montage; or, for channels without positions, drop check_montage "
+    "and set preprocess.positions: none"
+)
 
 
 @functools.lru_cache(maxsize=8)
@@ -107,7 +113,7 @@ def channel_positions(info: mne.Info, montage_name: str, source: str) -> list[li
     if unknown:
         raise DataError(
             f"{source}: channels {', '.join(unknown)} have no position in the recording or in "
-            f"montage {montage_name}; expected every channel to have one"
+            f"montage {montage_name}; expected every channel to have one ({HOW_TO_PLACE})"
         )
     return [[float(value) for value in position] for position in positions]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -72,6 +72,12 @@ class PreprocessConfig(Section):
         None, description="BIDS datatype to preprocess (eeg, meg, ieeg, ...); None detects it"
     )
     montage: str = "standard_1020"
+    positions: Literal["required", "none"] = Field(
+        "required", description="required: every channel's own position, else the montage's "
+        "(an error if neither has one); none: no positions (info.json ch_pos null), for "
+        "recordings whose channels have none; drop check_montage, and use an encoder that "
+        "does not place channels by position (not conv or patch_transformer)"
+    )
     split_seed: int = 0
     steps: list[Step] = Field([], description="M/EEG/iEEG steps, in order (fMRI uses fmri)")
     fmri: FmriPreprocessConfig = FmriPreprocessConfig()

@@ -19,6 +19,7 @@ from pipeline.registry import Registry
 
 Data = mne.io.BaseRaw | mne.BaseEpochs
 STEPS = Registry("preprocessing step", modules=(
+    "pipeline.preprocess.steps_channels",
     "pipeline.preprocess.steps_epochs",
     "pipeline.preprocess.steps_raw",
 ))  # params.yaml `fn` names -> steps

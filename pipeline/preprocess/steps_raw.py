@@ -11,7 +11,7 @@ from pydantic import Field, PositiveFloat
 
 from pipeline.errors import DataError, ParamsError
 from pipeline.preprocess.bads import find_bad_channels, windowed_variance
-from pipeline.preprocess.montage import lacks_positions, standard_montage
+from pipeline.preprocess.montage import HOW_TO_PLACE, lacks_positions, standard_montage
 from pipeline.preprocess.step import Data, Kind, StepContext, register_step, writable
 
 ANY = Kind.RAW | Kind.EPOCHS
@@ -60,7 +60,8 @@ def check_montage(data: Data, context: StepContext) -> Data:
     if unknown:
         raise DataError(
             f"{context.source}: channels {', '.join(unknown)} not in montage {context.montage}; "
-            f"expected names such as {', '.join(montage.ch_names[:EXAMPLE_NAMES])}"
+            f"expected names such as {', '.join(montage.ch_names[:EXAMPLE_NAMES])} "
+            f"({HOW_TO_PLACE})"
         )
     out = writable(data, context)
     if len(eeg) and lacks_positions(out.info, list(eeg)):
@@ -105,9 +106,16 @@ def interpolate_bads(data: Data, context: StepContext, *,
     sets the accuracy of its Legendre expansion; "fast" is several times quicker), splines
     along the shaft for sEEG.
     """
+    if not data.info["bads"]:
+        return writable(data, context)
+    if lacks_positions(data.info, list(range(len(data.ch_names)))):
+        raise DataError(
+            f"{context.source}: interpolate_bads needs channel positions and the channels "
+            "have none; expected it left out of preprocess.steps (bad channels then stay "
+            "marked) when preprocess.positions is none"
+        )
     out = writable(data, context)
-    if out.info["bads"]:
-        out.interpolate_bads(reset_bads=True, mode=mode, verbose=False)
+    out.interpolate_bads(reset_bads=True, mode=mode, verbose=False)
     return out
 
 

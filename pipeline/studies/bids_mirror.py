@@ -48,12 +48,18 @@ def entities(name: str) -> dict[str, str]:
     return dict(part.split("-", 1) for part in parts if "-" in part)
 
 
-def _keep_folder(folder: str, parent: Path, subjects: set[str]) -> bool:
+def _keep_folder(folder: str, parent: Path, subjects: set[str], tasks: list[str] | None
+                 ) -> bool:
+    """Whether to walk ``folder``: not hidden or skipped, of a selected subject, and, for a
+    recording stored as a folder (CTF ``.ds``), of a selected task."""
     if folder.startswith("."):
         return False
     if parent == Path(".") and folder in SKIPPED:
         return False
-    return not folder.startswith("sub-") or folder[4:] in subjects
+    labels = entities(folder)  # sub-01/, or sub-01_task-x_meg.ds/
+    if tasks is not None and "task" in labels and labels["task"] not in tasks:
+        return False
+    return "sub" not in labels or labels["sub"] in subjects
 
 
 def select_files(root: Path, subjects: list[str] | None, tasks: list[str] | None,
@@ -79,7 +85,9 @@ def select_files(root: Path, subjects: list[str] | None, tasks: list[str] | None
     selected, found_tasks = [], set()
     for folder, folders, names in os.walk(root):
         parent = Path(folder).relative_to(root)
-        folders[:] = sorted(name for name in folders if _keep_folder(name, parent, keep))
+        found_tasks.update(entities(name)["task"] for name in folders
+                           if "task" in entities(name))
+        folders[:] = sorted(name for name in folders if _keep_folder(name, parent, keep, tasks))
         for name in sorted(names):
             labels = entities(name)
             if name.startswith(".") or ("sub" in labels and labels["sub"] not in keep):

@@ -67,7 +67,8 @@ def write_recording(raw: mne.io.BaseRaw, is_file: bool, path: BIDSPath, source: 
     from mne_bids import write_raw_bids
     from mne_bids.config import ALLOWED_DATATYPE_EXTENSIONS
 
-    copy = is_file and source.suffix.lower() in ALLOWED_DATATYPE_EXTENSIONS[path.datatype]
+    # mne-bids names a format by every suffix of the name (rec.ds_raw.fif: ".ds_raw.fif")
+    copy = is_file and "".join(source.suffixes) in ALLOWED_DATATYPE_EXTENSIONS[path.datatype]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Converting data files")
         try:

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import DataError
+from pipeline.errors import DataError, ParamsError
 from pipeline.read_errors import reading
 from pipeline.registry import Registry
 
@@ -49,27 +49,52 @@ class Recording:
 class FileKind:
     """A reader of one kind of file, and the file-name suffixes ``auto`` gives it."""
 
-    read: Callable[[Path], list[Recording]]
+    read: Callable[[Path, dict[str, Any]], list[Recording]]
     suffixes: tuple[str, ...] = ()
 
 
 FILE_KINDS: Registry[FileKind] = Registry("file kind")
 
 
-def _read_raw(path: Path) -> list[Recording]:
+READER_HINTS = {  # suffix -> what to try when MNE cannot read such a file with its defaults
+    ".cnt": "a 32-bit Neuroscan file needs reader_kwargs {data_format: int32}",
+    ".edf": "a header in another encoding than UTF-8 needs reader_kwargs {encoding: latin1}",
+    ".bdf": "a header in another encoding than UTF-8 needs reader_kwargs {encoding: latin1}",
+}
+HINT_WHERE = "study.options.rawfiles or its files[] entry"
+
+
+def _read_raw(path: Path, reader_kwargs: dict[str, Any]) -> list[Recording]:
     """Read a continuous recording in any format ``mne.io.read_raw`` knows.
 
-    Its last sample is read too, so a data file shorter than its header says fails here.
+    ``reader_kwargs`` go to MNE's reader of the format. Its last sample is read too, so a
+    data file shorter than its header says fails here.
+
+    Raises
+    ------
+    ParamsError
+        If the reader takes no argument of that name.
+    DataError
+        If the file cannot be read; where MNE needs arguments for files of its kind
+        (``READER_HINTS``), the message says which to set.
     """
     import mne
 
-    with reading(path):
-        raw = mne.io.read_raw(path, preload=False, verbose=False)
+    hint = READER_HINTS.get(path.suffix.lower()) if not reader_kwargs else None
+    with reading(path, hint=hint and f"{hint} ({HINT_WHERE})"):
+        try:
+            raw = mne.io.read_raw(path, preload=False, verbose=False, **reader_kwargs)
+        except TypeError as exc:
+            if "keyword argument" not in str(exc):
+                raise
+            raise ParamsError(f"{path}: reader_kwargs {sorted(reader_kwargs)}: MNE's reader of "
+                              f"{path.suffix or 'this'} files takes no such argument ({exc})"
+                              ) from None
         raw.get_data(start=raw.n_times - 1)  # (n_chans, 1): reaches the end of the data
     return [Recording(raw, path, is_file=True)]
 
 
-def _read_evoked(path: Path) -> list[Recording]:
+def _read_evoked(path: Path, reader_kwargs: dict[str, Any]) -> list[Recording]:
     """Read averaged responses: each condition becomes one recording holding one trial.
 
     The recording is the condition's average from its first to its last sample; one
@@ -80,6 +105,9 @@ def _read_evoked(path: Path) -> list[Recording]:
     """
     import mne
 
+    if reader_kwargs:
+        raise ParamsError(f"{path}: reader_kwargs {sorted(reader_kwargs)} given for an evoked "
+                          "file; expected none (mne.read_evokeds takes no reader arguments)")
     with reading(path, "evoked file"):
         evokeds = mne.read_evokeds(path, verbose=False)
     recordings = []
@@ -107,15 +135,19 @@ def resolve_kind(path: Path, kind: str) -> str:
                 "raw")
 
 
-def read_file(path: Path, kind: str = AUTO) -> list[Recording]:
-    """Read the recordings a file holds.
+def read_file(path: Path, kind: str = AUTO, reader_kwargs: dict[str, Any] | None = None
+              ) -> list[Recording]:
+    """Read the recordings a file (or a directory format such as CTF ``.ds``) holds.
 
     Parameters
     ----------
     path : Path
-        The file (a ``.vhdr``, ``.set``, ``.lay``, ... header where the format has one).
+        The file (a ``.vhdr``, ``.set``, ``.lay``, ... header where the format has one) or
+        the directory of a directory format (CTF ``.ds``, EGI ``.mff``).
     kind : str
         A key of ``FILE_KINDS`` or ``auto``.
+    reader_kwargs : dict, optional
+        Arguments of MNE's reader of the format.
 
     Returns
     -------
@@ -126,9 +158,11 @@ def read_file(path: Path, kind: str = AUTO) -> list[Recording]:
     ------
     DataError
         If the file is missing, truncated, corrupted, or lacks a file it needs.
+    ParamsError
+        If the reader takes none of ``reader_kwargs``.
     """
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: file not found; expected a recording that MNE reads")
-    if path.stat().st_size == 0:
+    if path.is_file() and path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; expected a recording that MNE reads")
-    return FILE_KINDS.get(resolve_kind(path, kind)).read(path)
+    return FILE_KINDS.get(resolve_kind(path, kind)).read(path, dict(reader_kwargs or {}))

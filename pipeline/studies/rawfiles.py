@@ -10,6 +10,10 @@ Example (``params.yaml``)::
             - {path: recordings/s01.vhdr, subject: "01"}
             - {path: recordings/s02.edf, subject: "02", session: "1", run: 2}
             - {path: recordings/ecog.lay, channel_types: {eeg: ecog}}
+            - {path: recordings/s03.ds, subject: "03"}          # a CTF directory
+            - {path: recordings/s04.cnt, reader_kwargs: {data_format: int32}}
+          channel_types: {"EXG*": eog, EMG: emg}   # every file; a file's own win key by key
+          rename_channels: {"EEG *-REF": "*"}      # after the types; '*' = what it matched
           events: {"Stimulus/S  1": face, "Stimulus/S  2": house, 5: car}
           stimuli: recordings/stimuli.tsv   # optional
 """
@@ -25,6 +29,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from pipeline.config import Section
 from pipeline.errors import DataError, ParamsError
+from pipeline.preprocess.channel_maps import RenameRules, TypeRules
 from pipeline.studies import STUDIES
 
 logger = logging.getLogger(__name__)
@@ -58,16 +63,23 @@ StimulusId = Annotated[str, BeforeValidator(_as_text), Field(min_length=1)]
 class RawFile(Section):
     """One file of ``study.options.rawfiles.files`` and the BIDS labels it gets."""
 
-    path: str = Field(description="the file (its header where the format has one), relative "
-                                  "to the project root or absolute")
+    path: str = Field(description="the file (its header where the format has one) or the "
+                                  "directory (CTF .ds, EGI .mff), relative to the project root "
+                                  "or absolute")
     subject: Label = "01"
     session: Label | None = None
     task: Label = "rawfiles"
     run: Run | None = Field(None, description="unset: numbered in list order when several "
                                               "recordings share subject, session and task")
     kind: str = Field("auto", description="raw | evoked | auto (evoked for *-ave.fif[.gz])")
-    channel_types: dict[str, str] = Field(
-        {}, description="channel name or current type -> new type, e.g. {eeg: ecog}")
+    channel_types: TypeRules = Field(
+        {}, description="channel name, pattern (EXG*) or current type -> new type, e.g. "
+                        "{eeg: ecog}; wins over the study's channel_types key by key")
+    rename_channels: RenameRules = Field(
+        {}, description="channel name or pattern -> new name; wins over the study's")
+    reader_kwargs: dict[str, Any] = Field(
+        {}, description="arguments of MNE's reader of this file, e.g. {data_format: int32} "
+                        "for a 32-bit Neuroscan .cnt; win over the study's reader_kwargs")
 
     @field_validator("kind")
     @classmethod
@@ -76,19 +88,6 @@ class RawFile(Section):
 
         if value != AUTO:
             FILE_KINDS.get(value)
-        return value
-
-    @field_validator("channel_types")
-    @classmethod
-    def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
-        if value:
-            from mne.io import get_channel_type_constants
-
-            known = get_channel_type_constants()
-            wrong = sorted({kind for kind in value.values() if kind not in known})
-            if wrong:
-                raise ValueError(f"got channel type(s) {', '.join(wrong)}; expected MNE types "
-                                 f"such as eeg, ecog, seeg, eog, misc, stim")
         return value
 
 
@@ -108,12 +107,20 @@ class RawFilesOptions(Section):
     stimuli: str | None = Field(None, description="stimulus table (TSV with stimulus_id); "
                                                   "None: one row per stimulus id of the trials")
     line_freq: float | None = Field(None, gt=0, description="power line frequency (Hz)")
+    channel_types: TypeRules = Field(
+        {}, description="every file: channel name, pattern or current type -> new type, e.g. "
+                        "{EXG*: eog, EMG: emg} (then pick [eeg] drops them)")
+    rename_channels: RenameRules = Field(
+        {}, description="every file: channel name or pattern -> new name, e.g. "
+                        "{'EEG *-REF': '*'}; applied after channel_types")
+    reader_kwargs: dict[str, Any] = Field(
+        {}, description="every file: arguments of MNE's reader (mne.io.read_raw_<format>)")
 
 
 def _check_files_exist(options: RawFilesOptions) -> list[Path]:
-    """Return the files' paths; raise one DataError naming every missing file."""
+    """Return the files' paths; raise one DataError naming every missing file or directory."""
     paths = [Path(entry.path) for entry in options.files]
-    missing = [str(path) for path in paths if not path.is_file()]
+    missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise DataError(f"{', '.join(missing)}: file not found ({OPTION}.files; relative paths "
                         f"are from the project root, {Path.cwd()}); expected recordings")
@@ -162,18 +169,22 @@ class RawFilesStudy:
     def generate(self, options: RawFilesOptions, out_dir: Path) -> None:
         """Read every file, rename its events to stimulus ids and write the BIDS root.
 
-        Each file is read and checked to its last sample before anything is written.
-        The datatype follows the channel types (MEG, else iEEG, else EEG); files that BIDS
-        allows are copied, others converted (BrainVision for EEG/iEEG, FIF for MEG).
+        Each file is read (with its ``reader_kwargs``) and checked to its last sample, and
+        its channels retyped and renamed (:class:`~pipeline.studies.channel_rules.ChannelRules`),
+        before anything is written. The datatype follows the channel types (MEG, else iEEG,
+        else EEG); files that BIDS allows are copied, others, and files read with reader
+        arguments or renamed channels, converted (BrainVision for EEG/iEEG, FIF for MEG).
         An evoked file gives one recording per condition, holding one trial at the
         average's time zero (:func:`pipeline.studies.file_kinds.FILE_KINDS` ``evoked``).
 
         Raises
         ------
         DataError
-            Naming the file that is missing, truncated, corrupted or has no trial.
+            Naming the file that is missing, truncated, corrupted or has no trial, or a
+            channel rule that matches no channel.
         ParamsError
-            If two recordings get the same BIDS labels.
+            If two recordings get the same BIDS labels, or a reader takes none of the
+            ``reader_kwargs``.
         """
         from mne_bids import BIDSPath, make_dataset_description
 
@@ -183,37 +194,41 @@ class RawFilesStudy:
             write_recording,
             write_stimulus_table,
         )
+        from pipeline.studies.channel_rules import ChannelRules, check_study_rules_used
         from pipeline.studies.file_kinds import read_file
-        from pipeline.studies.trial_events import (
-            datatype_of,
-            set_channel_types,
-            stimulus_annotations,
-            trial_ids,
-        )
+        from pipeline.studies.trial_events import datatype_of, stimulus_annotations, trial_ids
 
         out_dir = Path(out_dir)
         paths = _check_files_exist(options)
-        recordings, labels = [], []
+        recordings, labels, used = [], [], set()
         for entry, path in zip(options.files, paths, strict=True):
-            for recording in read_file(path, entry.kind):
-                raw = set_channel_types(recording.raw, entry.channel_types, path)
+            rules = ChannelRules.merge(options.channel_types, options.rename_channels,
+                                       entry.channel_types, entry.rename_channels)
+            reader_kwargs = {**options.reader_kwargs, **entry.reader_kwargs}
+            for recording in read_file(path, entry.kind, reader_kwargs):
+                raw, used_here = rules.apply(recording.raw, path, f"{OPTION}.files")
+                used |= used_here
                 raw.set_annotations(stimulus_annotations(raw, options.events,
                                                          options.stim_channel, path))
                 if options.line_freq is not None:
                     raw.info["line_freq"] = options.line_freq
-                recordings.append((raw, recording, datatype_of(raw, path)))
+                # BIDS readers take no reader arguments and keep the file's own names
+                as_stored = recording.is_file and not reader_kwargs and not rules.renames
+                recordings.append((raw, as_stored, recording.source, datatype_of(raw, path)))
                 labels.append({"subject": entry.subject, "session": entry.session,
                                "task": entry.task, "run": entry.run})
+        check_study_rules_used({"channel_types": options.channel_types,
+                                "rename_channels": options.rename_channels}, used, paths, OPTION)
         trials: list[str] = []
-        for (raw, recording, datatype), label in zip(recordings, number_runs(labels),
-                                                     strict=True):
+        for (raw, as_stored, source, datatype), label in zip(recordings, number_runs(labels),
+                                                             strict=True):
             names = trial_ids(raw.annotations, options.events)
             if not names:
-                logger.warning("%s: no trial (no annotation or event in %s.events)",
-                               recording.source, OPTION)
+                logger.warning("%s: no trial (no annotation or event in %s.events)", source,
+                               OPTION)
             trials += names
-            write_recording(raw, recording.is_file,
-                            BIDSPath(root=out_dir, datatype=datatype, **label), recording.source)
+            write_recording(raw, as_stored, BIDSPath(root=out_dir, datatype=datatype, **label),
+                            source)
         if not trials:
             raise DataError(f"{', '.join(map(str, paths))}: no trial; expected annotations or "
                             f"stim-channel events named in {OPTION}.events")

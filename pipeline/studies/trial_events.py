@@ -25,43 +25,6 @@ DATATYPES = {  # BIDS datatype -> the channel types that make it, in order of pr
 }
 
 
-def set_channel_types(raw: mne.io.BaseRaw, channel_types: Mapping[str, str], source: Path
-                      ) -> mne.io.BaseRaw:
-    """Return a copy of ``raw`` with new channel types.
-
-    Parameters
-    ----------
-    raw : mne.io.BaseRaw
-        The recording.
-    channel_types : mapping of str to str
-        Channel name or current channel type (``eeg``) -> new type (``ecog``); a name
-        wins over a type.
-    source : Path
-        The file, named in errors.
-
-    Raises
-    ------
-    DataError
-        If a key is neither a channel nor a channel type of the recording.
-    """
-    types = raw.get_channel_types()
-    unknown = [key for key in channel_types if key not in raw.ch_names and key not in types]
-    if unknown:
-        raise DataError(
-            f"{source}: channel_types key(s) {', '.join(unknown)} name no channel or channel "
-            f"type of the file; expected a channel name or one of {', '.join(sorted(set(types)))}"
-        )
-    mapping = {
-        name: channel_types.get(name, channel_types.get(kind))
-        for name, kind in zip(raw.ch_names, types, strict=True)
-        if name in channel_types or kind in channel_types
-    }
-    out = raw.copy()
-    if mapping:
-        out.set_channel_types(mapping, on_unit_change="ignore", verbose=False)
-    return out
-
-
 def datatype_of(raw: mne.io.BaseRaw, source: Path) -> str:
     """Return the BIDS datatype of ``raw``: ``meg``, ``ieeg`` or ``eeg`` by its channel types.
 
@@ -76,7 +39,7 @@ def datatype_of(raw: mne.io.BaseRaw, source: Path) -> str:
             return datatype
     raise DataError(
         f"{source}: channel types {', '.join(sorted(present))}; expected MEG, iEEG or EEG "
-        "channels (set channel_types to retype them)"
+        "channels (set study.options.rawfiles.channel_types to retype them, e.g. {misc: eeg})"
     )
 
 

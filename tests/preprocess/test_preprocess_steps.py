@@ -194,6 +194,8 @@ EXAMPLES = {
     "baseline": {"tmin": -0.2, "tmax": 0.0},
     "robust_scale": {"clamp": 5.0},
     "bipolar": {"types": ["seeg"]},
+    "set_channel_types": {"types": {"Fp*": "eog"}},
+    "rename_channels": {"names": {"Fz": "FZ"}},
 }
 RECORDINGS = {"bipolar": (build_seeg, "LB4")}  # steps that need other channels than 64 EEG
 
@@ -216,3 +218,40 @@ def test_steps_return_new_data_and_leave_their_input_alone(name, make_raw, conte
     assert np.array_equal(data.get_data(), before)
     assert (list(data.info["bads"]), list(data.ch_names), data.info["sfreq"],
             data.times[0]) == state
+
+
+def test_channel_types_by_name_pattern_and_type_then_pick_drops_them(make_raw, context):
+    raw = make_raw(duration=5.0)
+    rules = {"Fp*": "eog", "Cz": "emg", "eeg": "misc"}
+    out = STEPS.get("set_channel_types")(raw, context(raw), types=rules)
+    types = dict(zip(out.ch_names, out.get_channel_types(), strict=True))
+    assert (types["Fp1"], types["Fp2"], types["Cz"], types["Pz"]) == ("eog", "eog", "emg", "misc")
+    narrow = STEPS.get("set_channel_types")(raw, context(raw), types={"Fp*": "eog", "Cz": "emg"})
+    picked = STEPS.get("pick")(narrow, context(raw), types=["eeg"])
+    assert picked.ch_names == [name for name in raw.ch_names
+                               if not name.startswith("Fp") and name != "Cz"]
+
+
+def test_rename_channels_fills_wildcards_and_refuses_clashes(make_raw, context):
+    raw = make_raw(duration=5.0)
+    prefixed = STEPS.get("rename_channels")(raw, context(raw), names={"*": "EEG *-REF"})
+    assert prefixed.ch_names[:2] == [f"EEG {name}-REF" for name in raw.ch_names[:2]]
+    back = STEPS.get("rename_channels")(prefixed, context(raw), names={"EEG *-REF": "*"})
+    assert back.ch_names == raw.ch_names
+    with pytest.raises(DataError, match=r"channels Fp1, Fpz, Fp2 would all be named 'Fp'"):
+        STEPS.get("rename_channels")(raw, context(raw), names={"Fp?": "Fp"})
+    with pytest.raises(DataError, match=r"rename_channels key\(s\) X9 match no channel"):
+        STEPS.get("rename_channels")(raw, context(raw), names={"X9": "Y9"})
+    kept = STEPS.get("rename_channels")(raw, context(raw), names={"X9": "Y9"}, on_missing="ignore")
+    assert kept.ch_names == raw.ch_names
+
+
+def test_channel_rules_are_checked_when_steps_are_planned():
+    from pipeline.preprocess.options import Step
+    from pipeline.preprocess.step import plan_steps
+
+    epoch = Step(fn="epoch", kwargs=EPOCH)
+    with pytest.raises(ParamsError, match=r"got channel type\(s\) eyes"):
+        plan_steps([Step(fn="set_channel_types", kwargs={"types": {"EXG*": "eyes"}}), epoch])
+    with pytest.raises(ParamsError, match=r"the new name has 2 '\*' but the key 1"):
+        plan_steps([Step(fn="rename_channels", kwargs={"names": {"E*": "**"}}), epoch])

@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 from preprocess_fixtures import BUMP_LATENCY, STIMULI, channel_names
 
+from pipeline.artifacts import read_preprocessed
 from pipeline.errors import DataError, ParamsError
 from pipeline.evaluation.splits import assign_splits
 from pipeline.io import read_json, read_tsv
-from pipeline.preprocess.options import PreprocessConfig
+from pipeline.preprocess.options import PreprocessConfig, Step
 from pipeline.preprocess.recordings import SPLIT_FRACTIONS
 from pipeline.preprocess.study import preprocess_study
 
@@ -130,10 +131,60 @@ def test_channel_outside_the_montage_gives_one_line(tmp_path, make_raw, make_stu
     root = make_study(tmp_path / "raw", {"01": raw})
     with pytest.raises(DataError) as info:
         preprocess_study(shipped_cfg, root, tmp_path)
-    assert str(info.value) == (
+    message = str(info.value)
+    assert message.startswith(
         "sub-01_task-images_eeg.vhdr: channels Foo, X1 not in montage standard_1020; "
-        "expected names such as Fp1, Fpz, Fp2"
+        "expected names such as Fp1, Fpz, Fp2 (retype channels that are not EEG with "
+        "channel_types or a set_channel_types step"
     )
+    assert "\n" not in message
+    assert all(param in message for param in ("rename_channels", "preprocess.montage",
+                                              "preprocess.positions: none"))
+
+
+def test_a_set_channel_types_step_lets_pick_drop_auxiliary_channels(tmp_path, make_raw,
+                                                                     make_study, shipped_cfg):
+    raw = make_raw(seed=3, duration=10.0)
+    raw.rename_channels({"Fz": "EXG1", "Cz": "EXG2", "Pz": "E"})
+    root = make_study(tmp_path / "raw", {"01": raw})
+    retype = Step(fn="set_channel_types", kwargs={"types": {"EXG*": "eog", "E": "misc"}})
+    cfg = shipped_cfg.model_copy(update={"steps": [retype, *shipped_cfg.steps]})
+    (tmp_path / "out").mkdir()
+    preprocess_study(cfg, root, tmp_path / "out")
+    info = read_json(tmp_path / "out" / "info.json")
+    assert len(info["ch_names"]) == len(raw.ch_names) - 3
+    assert not {"EXG1", "EXG2", "E"} & set(info["ch_names"])
+
+
+def test_positions_none_preprocesses_channels_no_montage_knows(tmp_path, make_raw, make_study,
+                                                               shipped_cfg):
+    from pipeline.encoders.base import build_encoder, signal_args
+
+    raw = make_raw(seed=3, duration=10.0)
+    raw.rename_channels({name: f"ch{index}" for index, name in enumerate(raw.ch_names)})
+    raw.set_montage(None)
+    root = make_study(tmp_path / "raw", {"01": raw})
+    steps = [step for step in shipped_cfg.steps if step.fn != "check_montage"]
+    with pytest.raises(DataError, match="interpolate_bads needs channel positions"):
+        (tmp_path / "unplaced").mkdir()
+        preprocess_study(shipped_cfg.model_copy(update={"steps": steps, "positions": "none"}),
+                         root, tmp_path / "unplaced")
+    steps = [step for step in steps if step.fn != "interpolate_bads"]
+    with pytest.raises(DataError, match="have no position .* preprocess.positions: none"):
+        (tmp_path / "refused").mkdir()
+        preprocess_study(shipped_cfg.model_copy(update={"steps": steps}), root,
+                         tmp_path / "refused")
+    cfg = shipped_cfg.model_copy(update={"steps": steps, "positions": "none"})
+    (tmp_path / "out").mkdir()
+    preprocess_study(cfg, root, tmp_path / "out")
+    data = read_preprocessed(tmp_path / "out")
+    assert data.info["ch_pos"] is None
+    signal = signal_args(data.epochs.shape[1], data.epochs.shape[2], data.info["sfreq"], 4, 1,
+                         data.info["ch_pos"])
+    assert build_encoder("ridge", signal, {}) is not None
+    with pytest.raises(ParamsError, match=r"encoder 'conv' places channels by their positions "
+                                          r"and the preprocessed data have none"):
+        build_encoder("conv", signal, {})
 
 
 def test_recordings_must_end_with_the_same_channels(tmp_path, make_raw, make_study,

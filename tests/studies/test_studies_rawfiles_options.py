@@ -89,7 +89,8 @@ def test_no_trial_and_unknown_channel_types_are_errors(write_small, generate, tm
     path = str(write_small("a_raw.fif"))
     with pytest.raises(DataError, match=r"a_raw\.fif: no trial; expected annotations"):
         generate("rawfiles", {"files": [path], "events": {"nothing": "x"}}, tmp_path / "raw")
-    with pytest.raises(DataError, match="channel_types key.* EEG 999 name no channel"):
+    with pytest.raises(DataError,
+                       match=r"files\[\]\.channel_types key\(s\) EEG 999 match no channel"):
         generate("rawfiles", {"files": [{"path": path, "channel_types": {"EEG 999": "eog"}}]},
                  tmp_path / "raw")
 

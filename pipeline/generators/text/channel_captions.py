@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 TABLE, FIGURE = "channel_captions.tsv", "channel_captions.png"
 CHUNK = 256  # trials read at once from the memory-mapped epochs
 WORD = re.compile(r"[a-z0-9]+")
+REPORT_COLUMNS = ["group", "n_channels", "top_stimuli", "caption", "shared_words"]
 
 
 def response_strength(epochs: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -174,9 +175,14 @@ def channel_captions(preprocessed_dir: str | Path, stimuli: StimulusSet, generat
     Returns
     -------
     DataFrame
-        One row per group: group, n_channels, top_stimuli, caption, shared_words.
+        One row per group: group, n_channels, top_stimuli, caption, shared_words (no row,
+        and no files written, when the data have no channel positions).
     """
     data = read_preprocessed(preprocessed_dir)
+    if data.info["ch_pos"] is None:
+        logger.warning("%s: no channel positions (preprocess.positions: none); the channel "
+                       "report, which groups channels by position, is left out", data.path)
+        return pd.DataFrame(columns=REPORT_COLUMNS)
     positions = np.asarray(data.info["ch_pos"], dtype=np.float64)  # (n_chans, 3)
     table, labels = describe_channel_groups(data.epochs, data.trials, positions, stimuli,
                                             generator, sampling, n_groups, top_k, n_words, seed)
