@@ -1,6 +1,8 @@
 """The HTTP app: decode recordings with a bundle, generate from latents, and a web viewer.
 
-Every route under ``/api`` reads the loaded bundles only: requests never write to disk.
+Every route under ``/api`` reads the loaded bundles only, and none writes to disk except
+``decode_raw``: it writes the uploaded recording to a private temporary folder for MNE to
+read, and removes the folder before answering.
 A bundle name in a path must be one of the loaded bundles' (an enumeration in the OpenAPI
 schema, 422 otherwise); it is looked up among them, never joined to a filesystem path.
 """
@@ -11,7 +13,17 @@ from importlib.resources import files
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, Security
+from fastapi import (
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    Security,
+    UploadFile,
+)
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader
@@ -30,13 +42,13 @@ from pipeline.serving.decode import (
     decode,
     epochs_from_raw,
     read_events,
-    read_raw_fif,
     require_raw_decoding,
     retrieve,
 )
 from pipeline.serving.export import brainrecon_version
 from pipeline.serving.limits import BodySizeLimit
 from pipeline.serving.outputs import OUTPUT_JSON
+from pipeline.serving.uploads import RAW_FORMATS, Part, read_uploaded_raw
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +56,11 @@ API_KEY_HEADER = "X-API-Key"
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 2**20
 MAX_LATENT_DIM = 65536
 WEB_DIR = files("pipeline.serving") / "web"
+
+RECORDING_HELP = (f"a raw recording, by file-name extension: {', '.join(RAW_FORMATS)} "
+                  "(no extension: FIF); of BrainVision and EEGLAB, the .vhdr or .set header")
+COMPANIONS_HELP = ("the files the recording's header names, under exactly those names: the "
+                   ".vmrk and .eeg of a .vhdr, the .fdt of a .set")
 
 Model = Literal["decoder", "baseline"]
 GallerySplit = Literal["all", "train", "val", "test"]
@@ -108,6 +125,11 @@ def _gallery_file(bundle: Bundle, stimulus_id: str, column: str, media_type: str
         raise HTTPException(404, f"no {column} of stimulus {stimulus_id!r} in {bundle.name!r}")
     return FileResponse(bundle.root / "gallery" / str(table.loc[hit[0], column]),
                         media_type=media_type)
+
+
+def _part(source: str, upload: UploadFile) -> Part:
+    """An uploaded file of form field ``source``, as the recording reader takes it."""
+    return Part(source, upload.filename, upload.file)
 
 
 def _matches(rows: list[list[Match]]) -> list[list[MatchOut]]:
@@ -204,13 +226,16 @@ def create_app(bundles: dict[str, Bundle], api_key: str | None = None,
     @app.post("/api/bundles/{name}/decode_raw")
     def decode_raw(
         bundle: BundleDep,
-        recording: Annotated[bytes, File(description="a raw FIF recording")],
+        recording: Annotated[UploadFile, File(description=RECORDING_HELP)],
         events: Annotated[bytes, File(description="TSV: onset (s), stimulus_id or trial_type")],
         options: Annotated[DecodeOptions, Form()],
+        companions: Annotated[list[UploadFile] | None, File(description=COMPANIONS_HELP)] = None,
     ) -> DecodeOut:
         """Preprocess a raw recording with the bundle's steps, epoch it at the events, decode."""
         require_raw_decoding(bundle)
-        raw = read_raw_fif(recording, "recording")
+        raw = read_uploaded_raw(_part("recording", recording),
+                                [_part(f"companions[{i}]", upload)
+                                 for i, upload in enumerate(companions or [])])
         table = read_events(events, "events", float(raw.info["sfreq"]))
         array, trials = epochs_from_raw(bundle, raw, table, "recording")
         return decoded(bundle, array, options, trials.to_dict(orient="records"))

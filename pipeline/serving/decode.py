@@ -133,21 +133,6 @@ def read_events(payload: bytes, source: str, sfreq: float) -> pd.DataFrame:
     return events.sort_values("onset", kind="stable").reset_index(drop=True)
 
 
-def read_raw_fif(payload: bytes, source: str) -> mne.io.BaseRaw:
-    """Read a FIF recording from bytes, preloaded (nothing is written to disk).
-
-    Raises
-    ------
-    DataError
-        If the bytes are not a FIF recording.
-    """
-    try:
-        return mne.io.read_raw_fif(io.BytesIO(payload), preload=True, verbose="error")
-    except Exception as exc:  # noqa: BLE001  MNE's reader fails in many ways on bad bytes
-        raise DataError(f"{source}: not a readable FIF recording "
-                        f"({type(exc).__name__}: {exc})") from None
-
-
 def require_raw_decoding(bundle: Bundle) -> None:
     """Raise a DataError unless the bundle decodes epochs cut from raw M/EEG/iEEG recordings."""
     if bundle.signal.get("kind") != "epochs":
@@ -170,7 +155,7 @@ def epochs_from_raw(bundle: Bundle, raw: mne.io.BaseRaw, events: pd.DataFrame, s
     ------
     DataError
         If the bundle decodes fMRI betas, or the preprocessed recording's channels, rate or
-        window differ from the encoder's.
+        window differ from the encoder's, or its values are not finite.
     """
     require_raw_decoding(bundle)
     signal = bundle.signal
@@ -195,5 +180,8 @@ def epochs_from_raw(bundle: Bundle, raw: mne.io.BaseRaw, events: pd.DataFrame, s
                         f"{epochs.info['sfreq']:g} Hz; expected {signal['n_times']} at "
                         f"{signal['sfreq']:g} Hz")
     data = epochs.copy().reorder_channels(list(signal["ch_names"])).get_data()  # (n, C, T)
+    if not np.isfinite(data).all():
+        raise DataError(f"{source}: after preprocessing, {int((~np.isfinite(data)).sum())} "
+                        "values are not finite; expected finite numbers")
     trials = epochs.metadata.reset_index(drop=True)[["onset", "stimulus_id"]]
     return data.astype(np.float32), trials

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import resource
+import warnings
 
+import mne
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +18,7 @@ from pipeline.serving.app import create_app
 EXAMPLES = settings(max_examples=200, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 MAX_RSS_GROWTH_MB = 300
+EDF_SECONDS = 8  # a short recording: each example that reads runs the bundle's preprocessing
 DESCRS = ["<f4", "<f8", ">f4", "<i8", "|u1", "|b1", "<c8", "<U4", "|O", "|V8", "<M8[s]",
           "bogus", "[('a', '<f4')]"]
 
@@ -78,6 +81,51 @@ def test_hostile_fif_recordings_and_event_tables_never_get_5xx(client, recording
                 damaged[at] ^= mask
         response = client.post("/api/bundles/eeg/decode_raw",
                                files={"recording": bytes(damaged), "events": events})
+        assert response.status_code < 500, response.text
+
+    decode_raw()
+    assert peak_rss_mb() - before < MAX_RSS_GROWTH_MB
+
+
+@pytest.fixture(scope="module")
+def edf_recording(recording, tmp_path_factory) -> tuple[bytes, int, bytes]:
+    """The first seconds of the tiny study's recording as EDF bytes, its header's length and
+    the events inside them as TSV bytes."""
+    fif, _, _, events = recording
+    raw = mne.io.read_raw_fif(io.BytesIO(fif), preload=True, verbose="error")
+    raw.crop(tmax=EDF_SECONDS - 1 / raw.info["sfreq"])
+    path = tmp_path_factory.mktemp("edf") / "recording.edf"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mne.export.export_raw(path, raw, fmt="edf", verbose="error")
+    inside = events[events["onset"] < EDF_SECONDS - 1]
+    header_bytes = 256 * (1 + len(raw.ch_names))  # EDF: 256 bytes, then 256 per signal
+    return path.read_bytes(), header_bytes, inside.to_csv(sep="\t", index=False).encode()
+
+
+def test_hostile_edf_recordings_never_get_5xx(client, edf_recording):
+    edf, header_bytes, events_tsv = edf_recording
+    before = peak_rss_mb()
+    assert client.post("/api/bundles/eeg/decode_raw",
+                       files={"recording": ("recording.edf", edf),
+                              "events": events_tsv}).status_code == 200
+
+    @EXAMPLES
+    @given(cut=st.integers(0, len(edf)), flips=st.lists(
+        st.tuples(st.one_of(st.integers(0, header_bytes - 1), st.integers(0, len(edf) - 1)),
+                  st.integers(1, 255)), max_size=8),
+        header=st.one_of(st.none(), st.binary(min_size=8, max_size=8)),
+        field=st.integers(0, header_bytes // 8 - 1))
+    def decode_raw(cut, flips, header, field):
+        damaged = bytearray(edf[:cut] if cut < len(edf) // 2 else edf)
+        for at, mask in flips:
+            if at < len(damaged):
+                damaged[at] ^= mask
+        if header is not None:  # 8 bytes of the header replaced by any 8 bytes
+            damaged[8 * field:8 * field + 8] = header
+        response = client.post("/api/bundles/eeg/decode_raw",
+                               files={"recording": ("recording.edf", bytes(damaged)),
+                                      "events": events_tsv})
         assert response.status_code < 500, response.text
 
     decode_raw()
