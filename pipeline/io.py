@@ -109,19 +109,21 @@ def read_rgb(path: str | Path) -> Image.Image:
         raise DataError(f"{path}: not a readable image ({exc})") from None
 
 
-def read_tsv(path: str | Path, required: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a TSV table, checking that it has the ``required`` columns.
+def read_tsv(path: str | Path, required: list[str] | tuple[str, ...] = (), sep: str = "\t"
+             ) -> pd.DataFrame:
+    """Read a TSV table (or, with ``sep=","``, a CSV), checking its ``required`` columns.
 
     Raises
     ------
     DataError
         If the file is missing, unreadable, or lacks a required column.
     """
-    path = require_file(path, "a tab-separated table")
+    kind = "TSV" if sep == "\t" else "CSV"
+    path = require_file(path, f"a {kind} table")
     try:
-        table = pd.read_csv(path, sep="\t", dtype={"stimulus_id": str, "subject": str})
+        table = pd.read_csv(path, sep=sep, dtype={"stimulus_id": str, "subject": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable TSV table ({exc})") from None
+        raise DataError(f"{path}: not a readable {kind} table ({exc})") from None
     missing = [column for column in required if column not in table.columns]
     if missing:
         raise DataError(

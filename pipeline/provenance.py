@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.io import read_json
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+CREDIT_MARGIN = 0.06  # fraction of a figure's height kept free for its credit line
 
 DESCRIPTION_KEYS = {
     "Name": "name",
@@ -54,3 +59,11 @@ def credit_line(source: dict[str, Any]) -> str | None:
     references = source.get("references") or []
     where = f", {references[0]}" if references else ""
     return f"Data: {source.get('name', 'unnamed dataset')}{who}{where}, {source['license']}"
+
+
+def draw_credit(figure: Figure, credit: str | None) -> None:
+    """Print ``credit`` along the bottom of a laid-out ``figure`` (nothing when None)."""
+    if credit:
+        figure.subplots_adjust(bottom=figure.subplotpars.bottom + CREDIT_MARGIN)
+        figure.text(0.01, 0.005, credit, fontsize=6, color="#444444", ha="left", va="bottom",
+                    wrap=True)

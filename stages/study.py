@@ -5,6 +5,7 @@ from pipeline.io import atomic_output_dir
 from pipeline.stage import run_stage, stage_parser
 from pipeline.studies import generate_study
 from pipeline.studies.options import StudyConfig
+from pipeline.studies.oracle_note import note_missing_oracle
 
 
 def main() -> None:
@@ -14,6 +15,7 @@ def main() -> None:
     cfg = load_section(StudyConfig, args.params, args.study)
     with atomic_output_dir(args.out) as out:
         generate_study(cfg, out)
+        note_missing_oracle(out)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from pipeline.io import atomic_output_file
+from pipeline.provenance import draw_credit
 
 CURVE_COLUMNS = ["epoch", "train_loss", "val_loss", "val_top1"]
 COLOURS = {"train_loss": "#1f77b4", "val_loss": "#ff7f0e", "val_top1": "#2ca02c",
@@ -56,6 +57,7 @@ def plot_curves(
     title: str,
     chance: float | None = None,
     best_epoch: int | None = None,
+    credit: str | None = None,
 ) -> None:
     """Losses (left) and validation top-1 (right) against the epoch, as a PNG.
 
@@ -71,6 +73,8 @@ def plot_curves(
         Chance top-1, drawn as a dashed line.
     best_epoch : int, optional
         The epoch whose weights were kept, drawn as a dotted vertical line.
+    credit : str, optional
+        The data's attribution, printed along the bottom.
     """
     table = curve_table(table)
     marker = "o" if len(table) <= 20 else None
@@ -104,6 +108,7 @@ def plot_curves(
     figure.suptitle(title)
     FigureCanvasAgg(figure)
     figure.tight_layout()
+    draw_credit(figure, credit)
     with atomic_output_file(path) as tmp:
         figure.savefig(tmp, format="png", dpi=DPI)
 

@@ -137,6 +137,7 @@ def predict_latents(
         "n_rows": int(len(rows)),
         "dim": int(predictions.shape[1]),
         "unseen_subjects": unseen,
+        "source": data.info.get("source") or {},  # the data's licence, for figure credits
     }
     write_json(summary, out_dir / "info.json")
     logger.info("predicted %d trials (%s) x %d dims", len(rows), ", ".join(splits), summary["dim"])

@@ -23,6 +23,7 @@ from pipeline.encoders.options import TrainConfig
 from pipeline.encoders.predict import predict_rows
 from pipeline.encoders.pretrained import load_pretrained
 from pipeline.io import write_json
+from pipeline.provenance import credit_line
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +178,8 @@ def fit_encoder(
             write_curves(table, curves)
         if curves_plot is not None:
             plot_curves(table, curves_plot, f"{encoder} ({cls.fit_method}): training curves",
-                        chance=summary["val_chance_top1"], best_epoch=result.best_epoch)
+                        chance=summary["val_chance_top1"], best_epoch=result.best_epoch,
+                        credit=credit_line(info.get("source") or {}))
     logger.info(
         "%s: val top-1 %.3f (chance %.3f) in %.1f s",
         encoder, summary["val_top1"], summary["val_chance_top1"], fit_seconds,

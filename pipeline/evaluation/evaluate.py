@@ -28,18 +28,22 @@ from pipeline.evaluation.words import (
     word_table,
 )
 from pipeline.io import atomic_output_file, read_json, write_json
+from pipeline.provenance import credit_line
 
 logger = logging.getLogger(__name__)
 
 DIGITS = 6
 
 
+def _predictions_info(predictions_dir: Path) -> dict[str, Any]:
+    """The predictions' ``info.json`` (encoder, the data's source), empty when absent."""
+    info_path = predictions_dir / "info.json"
+    return read_json(info_path) if info_path.is_file() else {}
+
+
 def _encoder_name(predictions_dir: Path, default: str) -> str:
     """The ``encoder`` named in the predictions' ``info.json``, else ``default``."""
-    info_path = predictions_dir / "info.json"
-    if not info_path.is_file():
-        return default
-    return str(read_json(info_path).get("encoder", default))
+    return str(_predictions_info(predictions_dir).get("encoder", default))
 
 
 def _model_retrieval(
@@ -62,8 +66,8 @@ def _model_retrieval(
 def _oracle(
     oracle_dir: Path | None, decoder: RetrievalScores, average_repetitions: bool
 ) -> RetrievalScores | None:
-    """The oracle's scores on the decoder's gallery, or None when the study has no oracle."""
-    if oracle_dir is None or not Path(oracle_dir).is_dir():
+    """The oracle's scores on the decoder's gallery, or None when the study has none."""
+    if oracle_dir is None or not any(Path(oracle_dir).glob("sub-*_oracle.npz")):
         logger.info("no oracle data at %s; the oracle is reported as null", oracle_dir)
         return None
     subjects = sorted(set(decoder.query_subject))
@@ -144,6 +148,7 @@ def word_report(
     cfg: EvaluateConfig,
     suffix: str,
     plots_dir: Path,
+    credit: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Word-level entries (:mod:`pipeline.evaluation.words`) and the per-word table.
 
@@ -159,6 +164,8 @@ def word_report(
     cfg : EvaluateConfig
     suffix : str
     plots_dir : Path
+    credit : str, optional
+        The data's attribution, printed on the figure.
 
     Returns
     -------
@@ -189,7 +196,7 @@ def word_report(
         table.to_csv(tmp, sep="\t", index=False)
     chance = entries[f"word_top{TABLE_K}_{suffix}"]["chance"]
     plot_words(table, TABLE_K, chance, f"{len(table)} test words: top-{TABLE_K} among them",
-               plots_dir / "words.png")
+               plots_dir / "words.png", credit=credit)
     return entries
 
 
@@ -237,7 +244,8 @@ def evaluate(
     targets_dir : Path
         Target latents and their ``stimuli.tsv`` and ``info.json``.
     oracle_dir : Path or None
-        The simulator's ``derivatives/oracle``; None or absent (a real study) reports the
+        The simulator's ``derivatives/oracle``; None, or a folder without
+        ``sub-*_oracle.npz`` (a real study, :mod:`pipeline.studies.oracle_note`), reports the
         oracle as null.
     metrics_path : Path
         The JSON metrics file to write.
@@ -293,8 +301,10 @@ def evaluate(
         f"{name}_{suffix}": metric_entry(METRICS.get(name), decoder, baseline, oracle, cfg)
         for name in cfg.metrics
     }
+    credit = credit_line(_predictions_info(predictions_dir).get("source") or {})
     if cfg.word_level:
-        entries.update(word_report(stimuli, decoder, baseline, oracle, cfg, suffix, plots_dir))
+        entries.update(word_report(stimuli, decoder, baseline, oracle, cfg, suffix, plots_dir,
+                                   credit))
     unseen = unseen_subjects(predictions_dir, baseline_dir)
     if unseen:  # leave-subjects-out: the seen and the held-out subjects' queries apart
         results["held_out_subjects"] = unseen
@@ -319,9 +329,10 @@ def evaluate(
     plot_retrieval(
         entries,
         f"{title}\nerror bars: {cfg.confidence:.0%} bootstrap CI over stimuli; dashed: chance",
-        plots_dir / "retrieval.png",
+        plots_dir / "retrieval.png", credit,
     )
-    plot_topk(table, title, plots_dir / "topk.png")
-    plot_similarity(decoder, f"{title}: cosine similarity", plots_dir / "similarity.png")
+    plot_topk(table, title, plots_dir / "topk.png", credit)
+    plot_similarity(decoder, f"{title}: cosine similarity", plots_dir / "similarity.png",
+                    credit)
     logger.info("\n%s", format_results(results))
     return results

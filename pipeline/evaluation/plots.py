@@ -13,26 +13,24 @@ from matplotlib.figure import Figure
 
 from pipeline.evaluation.retrieval import RetrievalScores
 from pipeline.io import PNG_METADATA, atomic_output_file
+from pipeline.provenance import draw_credit
 
 MODELS = ("decoder", "baseline", "oracle")
 COLOURS = {"decoder": "#1f77b4", "baseline": "#ff7f0e", "oracle": "#2ca02c", "chance": "#555555"}
 DPI = 120
-CREDIT_MARGIN = 0.06  # fraction of the figure height kept free for the credit line
 
 
 def _save(figure: Figure, path: Path, credit: str | None = None) -> None:
     """Render ``figure`` to ``path`` as PNG, atomically, with ``credit`` along its bottom."""
     FigureCanvasAgg(figure)
     figure.tight_layout()
-    if credit:
-        figure.subplots_adjust(bottom=figure.subplotpars.bottom + CREDIT_MARGIN)
-        figure.text(0.01, 0.005, credit, fontsize=6, color="#444444", ha="left", va="bottom",
-                    wrap=True)
+    draw_credit(figure, credit)
     with atomic_output_file(path) as tmp:
         figure.savefig(tmp, format="png", dpi=DPI, metadata=PNG_METADATA)
 
 
-def plot_retrieval(entries: Mapping[str, Mapping[str, Any]], title: str, path: Path) -> None:
+def plot_retrieval(entries: Mapping[str, Mapping[str, Any]], title: str, path: Path,
+                   credit: str | None = None) -> None:
     """Bars of decoder, baseline and oracle per metric, with CI error bars and chance.
 
     Parameters
@@ -44,6 +42,9 @@ def plot_retrieval(entries: Mapping[str, Mapping[str, Any]], title: str, path: P
         The figure title.
     path : Path
         The PNG to write.
+    credit : str, optional
+        The data's attribution (:func:`pipeline.provenance.credit_line`), printed along the
+        bottom; so for every figure below.
     """
     figure = Figure(figsize=(3.2 * max(len(entries), 1) + 0.8, 4.2))
     axes = figure.subplots(1, max(len(entries), 1), squeeze=False)[0]
@@ -64,10 +65,10 @@ def plot_retrieval(entries: Mapping[str, Mapping[str, Any]], title: str, path: P
     axes[0].set_ylabel("mean over queries")
     figure.legend(*axes[0].get_legend_handles_labels(), loc="upper right", frameon=False)
     figure.suptitle(title)
-    _save(figure, path)
+    _save(figure, path, credit)
 
 
-def plot_topk(table: pd.DataFrame, title: str, path: Path) -> None:
+def plot_topk(table: pd.DataFrame, title: str, path: Path, credit: str | None = None) -> None:
     """Top-k accuracy curves (k = 1..gallery size) of every model and of chance.
 
     Parameters
@@ -90,10 +91,11 @@ def plot_topk(table: pd.DataFrame, title: str, path: Path) -> None:
     axis.set_ylim(0, 1.02)
     axis.set_title(title)
     axis.legend(loc="lower right")
-    _save(figure, path)
+    _save(figure, path, credit)
 
 
-def plot_similarity(retrieval: RetrievalScores, title: str, path: Path) -> None:
+def plot_similarity(retrieval: RetrievalScores, title: str, path: Path,
+                    credit: str | None = None) -> None:
     """Heat map of the score matrix, queries sorted by their true stimulus.
 
     Parameters
@@ -115,11 +117,11 @@ def plot_similarity(retrieval: RetrievalScores, title: str, path: Path) -> None:
     axis.set_xlabel(f"gallery stimulus ({len(retrieval.gallery)}, sorted by id)")
     axis.set_ylabel(f"query ({retrieval.n_queries}, sorted by true stimulus)")
     axis.set_title(title)
-    _save(figure, path)
+    _save(figure, path, credit)
 
 
 def plot_words(table: pd.DataFrame, k: int, chance: float, title: str, path: Path,
-               n_labels: int = 12) -> None:
+               n_labels: int = 12, credit: str | None = None) -> None:
     """Each test word's top-k accuracy against the number of test stimuli holding it.
 
     Parameters
@@ -153,4 +155,4 @@ def plot_words(table: pd.DataFrame, k: int, chance: float, title: str, path: Pat
     axis.set_ylim(-0.02, 1.02)
     axis.set_title(title)
     axis.legend(loc="lower right", fontsize=8)
-    _save(figure, path)
+    _save(figure, path, credit)

@@ -107,13 +107,15 @@ class Layout:
 def _trials(epochs: mne.BaseEpochs, path: mne_bids.BIDSPath, splits: pd.Series) -> pd.DataFrame:
     """Return the trial rows of one recording's epochs (repetitions are counted later)."""
     metadata = epochs.metadata.reset_index(drop=True)
+    onsets = metadata["onset"] if "onset" in metadata else pd.Series(float("nan"),
+                                                                      index=metadata.index)
     return pd.DataFrame({
         "subject": path.subject,
         "session": path.session or NOT_APPLICABLE,
         "run": path.run or NOT_APPLICABLE,
         "stimulus_id": metadata["stimulus_id"],
         "split": metadata["stimulus_id"].map(splits),
-        "onset": metadata["onset"].round(6),
+        "onset": onsets.astype(float).round(6),
     })
 
 
@@ -132,6 +134,64 @@ def _info(layout: Layout, cfg: PreprocessConfig, bad_channels: dict[str, list[st
         "montage": cfg.montage,
         "steps": [step.model_dump() for step in cfg.steps],
     }
+
+
+class EpochsCollector:
+    """Stack the preprocessed epochs of a study's recordings, one recording at a time.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Receives ``epochs.npy``, ``trials.tsv`` and ``info.json`` (contract 2).
+    splits : pandas.Series
+        Stimulus id -> split.
+    """
+
+    def __init__(self, out_dir: Path, splits: pd.Series) -> None:
+        self.out_dir = Path(out_dir)
+        self.splits = splits
+        self.writer = RowStackWriter(self.out_dir / "epochs.npy")
+        self.trials: list[pd.DataFrame] = []
+        self.bad_channels: dict[str, list[str]] = {}
+        self.layout: Layout | None = None
+
+    def add(self, epochs: mne.BaseEpochs, bads: list[str], path: mne_bids.BIDSPath,
+            source: str) -> int:
+        """Append one recording's epochs (conformed to the first's layout); return how many.
+
+        Raises
+        ------
+        DataError
+            If its channels, rate or window differ from the first recording's.
+        """
+        self.layout = self.layout or Layout.of(epochs, source)
+        epochs = self.layout.conform(epochs, source)
+        self.writer.append(epochs.get_data())  # (n_epochs, n_chans, n_times)
+        self.trials.append(_trials(epochs, path, self.splits))
+        subject_bads = self.bad_channels.setdefault(path.subject, [])
+        subject_bads += [name for name in bads if name not in subject_bads]
+        return len(epochs)
+
+    def finish(self, cfg: PreprocessConfig, start: float) -> dict[str, Any]:
+        """Write the stacked epochs, ``trials.tsv`` and ``info.json``; return the summary.
+
+        The caller has checked that at least one recording was added.
+        """
+        self.writer.close()
+        table = pd.concat(self.trials, ignore_index=True)
+        table["repetition"] = table.groupby(["subject", "stimulus_id"]).cumcount()
+        write_tsv(table[TRIAL_COLUMNS], self.out_dir / "trials.tsv")
+        write_json(_info(self.layout, cfg, self.bad_channels), self.out_dir / "info.json")
+        counts = table["split"].value_counts()
+        summary = {
+            "n_trials": {split: int(counts.get(split, 0)) for split in SPLITS},
+            "bad_channels": self.bad_channels,
+            "n_recordings": len(self.trials),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        logger.info("%d trials from %d recordings in %.1f s: %s", len(table), len(self.trials),
+                    summary["seconds"], summary["n_trials"])
+        return summary
 
 
 @PIPELINES.register("ieeg")
@@ -177,12 +237,7 @@ def preprocess_sensors(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str 
     stimuli = read_stimuli(raw_dir, cfg.split_seed)
     plan = plan_steps(cfg.steps)
     standard_montage(cfg.montage)
-    splits = stimuli.set_index("stimulus_id")["split"]
-
-    writer = RowStackWriter(out_dir / "epochs.npy")
-    trials: list[pd.DataFrame] = []
-    bad_channels: dict[str, list[str]] = {}
-    layout: Layout | None = None
+    collector = EpochsCollector(out_dir, stimuli.set_index("stimulus_id")["split"])
     for path in recordings:
         began = time.perf_counter()
         source = path.fpath.name
@@ -195,33 +250,13 @@ def preprocess_sensors(cfg: PreprocessConfig, raw_dir: str | Path, out_dir: str 
         context = StepContext(source, cfg.montage, events, owns_data=True)  # raw is ours
         epochs, bads = run_steps(plan, raw, context)
         del raw
-        layout = layout or Layout.of(epochs, source)
-        epochs = layout.conform(epochs, source)
-        writer.append(epochs.get_data())  # (n_epochs, n_chans, n_times)
-        trials.append(_trials(epochs, path, splits))
-        subject_bads = bad_channels.setdefault(path.subject, [])
-        subject_bads += [name for name in bads if name not in subject_bads]
+        n_epochs = collector.add(epochs, bads, path, source)
         logger.info("sub-%s %s: %d trials, bad channels: %s, %.1f s", path.subject, source,
-                    len(epochs), ", ".join(bads) or "none", time.perf_counter() - began)
+                    n_epochs, ", ".join(bads) or "none", time.perf_counter() - began)
         del epochs
-    if layout is None:
+    if collector.layout is None:
         raise DataError(
             f"{raw_dir}: no trials; expected annotations whose description is a stimulus_id "
             f"of {raw_dir / 'stimuli' / 'stimuli.tsv'} (e.g. {stimuli['stimulus_id'].iloc[0]})"
         )
-
-    writer.close()
-    table = pd.concat(trials, ignore_index=True)
-    table["repetition"] = table.groupby(["subject", "stimulus_id"]).cumcount()
-    write_tsv(table[TRIAL_COLUMNS], out_dir / "trials.tsv")
-    write_json(_info(layout, cfg, bad_channels), out_dir / "info.json")
-    counts = table["split"].value_counts()
-    summary = {
-        "n_trials": {split: int(counts.get(split, 0)) for split in SPLITS},
-        "bad_channels": bad_channels,
-        "n_recordings": len(trials),
-        "seconds": round(time.perf_counter() - start, 2),
-    }
-    logger.info("%d trials from %d recordings in %.1f s: %s", len(table), len(trials),
-                summary["seconds"], summary["n_trials"])
-    return summary
+    return collector.finish(cfg, start)

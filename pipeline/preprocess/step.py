@@ -214,13 +214,16 @@ class BoundStep:
         return f"preprocess.steps[{self.position}] {self.step.name}"
 
 
-def plan_steps(steps: Sequence[Any]) -> list[BoundStep]:
+def plan_steps(steps: Sequence[Any], start: Kind = Kind.RAW) -> list[BoundStep]:
     """Check a list of steps before any data is read.
 
     Parameters
     ----------
     steps : sequence
         Items with ``fn`` (a registered step name) and ``kwargs`` (``pipeline.config.Step``).
+    start : Kind
+        What the first step gets: a continuous recording, or recordings already epoched
+        (which then need no epoching step and take no step on continuous data).
 
     Returns
     -------
@@ -233,16 +236,19 @@ def plan_steps(steps: Sequence[Any]) -> list[BoundStep]:
         If no step makes epochs, a step gets the wrong kind of data for its position,
         or a step's kwargs are unknown or invalid.
     """
-    if not any(STEPS.get(step.fn).gives is Kind.EPOCHS for step in steps):
+    if start is Kind.RAW and not any(STEPS.get(step.fn).gives is Kind.EPOCHS for step in steps):
         raise ParamsError(
             f"preprocess.steps: no {_epoching_steps()} step; the output is epochs, so add "
             "one such as {fn: epoch, kwargs: {tmin: -0.1, tmax: 0.6}}"
         )
     plan = []
-    kind = Kind.RAW
+    kind = start
     for position, item in enumerate(steps):
         step = STEPS.get(item.fn)
         where = f"preprocess.steps[{position}] {step.name}"
+        if start is Kind.EPOCHS and not step.needs & Kind.EPOCHS:
+            raise ParamsError(f"{where} needs a continuous recording and the study's "
+                              "recordings are already epoched; expected it left out")
         step.check_input(kind, where)
         plan.append(BoundStep(position, step, step.bind(dict(item.kwargs), where)))
         kind = step.output_kind(kind)
@@ -254,7 +260,7 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
-def run_steps(plan: Sequence[BoundStep], raw: mne.io.BaseRaw, context: StepContext
+def run_steps(plan: Sequence[BoundStep], raw: Data, context: StepContext
               ) -> tuple[mne.BaseEpochs, list[str]]:
     """Run the planned steps on one recording.
 
@@ -262,9 +268,10 @@ def run_steps(plan: Sequence[BoundStep], raw: mne.io.BaseRaw, context: StepConte
     ----------
     plan : sequence of BoundStep
         The output of :func:`plan_steps`.
-    raw : mne.io.BaseRaw
-        The recording, preloaded; it is not modified unless ``context.owns_data`` (the
-        caller hands it over, saving one copy of the recording).
+    raw : mne.io.BaseRaw or mne.BaseEpochs
+        The recording (or its epochs, for a plan that starts from epochs), preloaded; it is
+        not modified unless ``context.owns_data`` (the caller hands it over, saving one
+        copy of the recording).
     context : StepContext
         What the steps need besides the data. Steps after the first always get
         ``owns_data=True``: they work in place on the data the previous step made.

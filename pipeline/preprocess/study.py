@@ -2,7 +2,8 @@
 
 ``PIPELINES`` maps a BIDS datatype to the function that preprocesses a study of it:
 ``eeg``, ``meg`` and ``ieeg`` go through MNE (:mod:`pipeline.preprocess.eeg_meg`), ``func``
-through nilearn (:mod:`pipeline.preprocess.fmri`).
+through nilearn (:mod:`pipeline.preprocess.fmri`), and ``epochs`` (a study released already
+epoched) through the epoch steps alone (:mod:`pipeline.preprocess.epoched`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
     from pipeline.preprocess.options import PreprocessConfig
 
 PIPELINES = Registry("datatype", modules=(
+    "pipeline.preprocess.betas",
     "pipeline.preprocess.eeg_meg",
+    "pipeline.preprocess.epoched",
     "pipeline.preprocess.fmri",
 ))
 

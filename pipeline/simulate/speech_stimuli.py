@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.io import wavfile
 
+from pipeline.audio import write_wav
 from pipeline.io import write_json, write_tsv
 from pipeline.simulate.sentences import vocabulary
 from pipeline.simulate.speech_features import band_edges, band_envelopes, envelope
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from pipeline.simulate.options import SimulateConfig
 
 LATENT_WINDOWS = 6
-PCM_SCALE = 32767
 
 
 def _unit_rms_features(features: np.ndarray) -> np.ndarray:
@@ -106,8 +105,7 @@ class SpeechSet:
         folder = Path(root) / "stimuli"
         (folder / "audio").mkdir(parents=True, exist_ok=True)
         for waveform, name in zip(self.segments.audio, self.table["audio"], strict=True):
-            pcm = np.round(np.clip(waveform, -1.0, 1.0) * PCM_SCALE).astype(np.int16)
-            wavfile.write(folder / name, self.segments.sfreq, pcm)
+            write_wav(folder / name, waveform, self.segments.sfreq)
         write_tsv(self.table, folder / "stimuli.tsv")
         write_tsv(self.segments.words, folder / "words.tsv")
         latents, names = self.latents()

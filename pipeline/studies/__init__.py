@@ -25,8 +25,11 @@ STUDIES: Registry[type[Study]] = Registry("study", modules=(
     "pipeline.studies.bids",
     "pipeline.studies.eegmmidb",
     "pipeline.studies.haxby2001",
+    "pipeline.studies.nsd",
     "pipeline.studies.rawfiles",
     "pipeline.studies.simulated",
+    "pipeline.studies.things_eeg2",
+    "pipeline.studies.things_meg",
 ))
 
 

@@ -2,29 +2,25 @@
 
 A speech target reads the WAV file named in the ``audio`` column of the stimulus table
 (relative to the stimuli folder; 8/16/24/32-bit PCM or float, averaged to mono, any rate)
-and resamples it to ``RATE``. Targets that need optional packages (the ``speech`` extra)
-check for them with :func:`require` before loading anything.
+and resamples it to ``pipeline.audio.RATE``. Targets that need optional packages (the
+``speech`` extra) check for them with :func:`require` before loading anything.
 """
 
 from __future__ import annotations
 
 import logging
-import struct
-import warnings
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.io import wavfile
 
-from pipeline.audio import resample
+from pipeline.audio import read_wav
 from pipeline.errors import DataError, ParamsError
 
 logger = logging.getLogger(__name__)
 
-RATE = 16_000  # Hz, the rate every target works at
 LOG_EVERY = 100  # stimuli between progress lines
 SPEECH_EXTRA = "pip install 'brainrecon[speech]'"
 
@@ -60,47 +56,6 @@ def audio_paths(stimuli_dir: Path, stimuli: pd.DataFrame, target: str) -> list[P
             f"'audio', relative to {stimuli_dir})"
         )
     return paths
-
-
-def read_wav(path: Path) -> np.ndarray:
-    """Read a WAV file as a float32 mono waveform at 16 kHz.
-
-    Integer samples are scaled to [-1, 1), channels are averaged, and other rates are
-    resampled with a polyphase filter (``scipy.signal.resample_poly``).
-
-    Returns
-    -------
-    ndarray, shape (n_samples,)
-        float32 samples at :data:`RATE`.
-
-    Raises
-    ------
-    DataError
-        If the file is not a readable WAV file or holds no samples.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", wavfile.WavFileWarning)  # unknown chunks
-            rate, data = wavfile.read(path)
-    except (ValueError, OSError, EOFError, struct.error) as exc:
-        raise DataError(
-            f"{path}: not a readable WAV file ({exc}); expected PCM or float WAV audio"
-        ) from None
-    if data.size == 0:
-        raise DataError(f"{path}: the WAV file holds no samples; expected a stimulus' audio")
-    waveform = to_float(data)
-    if waveform.ndim == 2:
-        waveform = waveform.mean(axis=1)  # (n_samples, channels) -> (n_samples,)
-    return resample(waveform, rate, RATE)
-
-
-def to_float(data: np.ndarray) -> np.ndarray:
-    """Return WAV samples as float64 in [-1, 1) (integer PCM scaled, float kept as is)."""
-    if data.dtype.kind not in "iu":
-        return data.astype(np.float64)
-    half = 2.0 ** (8 * data.dtype.itemsize - 1)  # 24-bit PCM is read left-aligned in int32
-    offset = half if data.dtype.kind == "u" else 0.0  # 8-bit PCM is unsigned
-    return (data.astype(np.float64) - offset) / half
 
 
 def waveform_batches(paths: list[Path], batch_size: int, target: str

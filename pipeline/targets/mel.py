@@ -16,9 +16,10 @@ import pandas as pd
 from pydantic import Field, model_validator
 from scipy.signal import get_window
 
+from pipeline.audio import RATE
 from pipeline.config import Section
 from pipeline.errors import ParamsError
-from pipeline.targets.audio import RATE, audio_paths, pool_windows, waveform_batches
+from pipeline.targets.audio import audio_paths, pool_windows, waveform_batches
 from pipeline.targets.base import register_target
 from pipeline.targets.options import TargetsConfig
 

@@ -19,15 +19,10 @@ import pandas as pd
 import torch
 from pydantic import Field
 
+from pipeline.audio import RATE
 from pipeline.config import Section
 from pipeline.errors import ParamsError
-from pipeline.targets.audio import (
-    RATE,
-    audio_paths,
-    pool_windows,
-    require,
-    waveform_batches,
-)
+from pipeline.targets.audio import audio_paths, pool_windows, require, waveform_batches
 from pipeline.targets.base import local_folder, register_target
 from pipeline.targets.options import TargetsConfig
 

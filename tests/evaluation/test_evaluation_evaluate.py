@@ -122,3 +122,26 @@ def test_word_level_entries_beside_the_segment_metrics(make_study, tmp_path) -> 
                             EvaluateConfig(metrics=["top1"], n_bootstrap=50))
     assert not any(key.startswith("word_") for key in plain)
     assert not (plain_out / "plots" / "words.tsv").exists()
+
+
+def test_every_figure_carries_the_credit_of_licensed_data(make_study, tmp_path,
+                                                          monkeypatch) -> None:
+    from matplotlib.figure import Figure
+
+    from pipeline.io import read_json, write_json
+
+    study = make_study(n_subjects=1, n_test=6, n_reps=2)
+    source = {"name": "Data set", "license": "CC BY 4.0", "authors": ["A. B", "C. D"]}
+    info = read_json(study.decoder / "info.json")
+    write_json({**info, "source": source}, study.decoder / "info.json")
+    saved: dict[str, list[str]] = {}
+    original = Figure.savefig
+
+    def spy(figure, path, *args, **kwargs):
+        saved[str(path)] = [text.get_text() for text in figure.texts]
+        return original(figure, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    _run(study, tmp_path, EvaluateConfig(metrics=["top1"], n_bootstrap=20, word_level=True))
+    assert len(saved) == 4  # retrieval, top-k, similarity, words
+    assert all("Data: Data set (A. B et al.), CC BY 4.0" in texts for texts in saved.values())

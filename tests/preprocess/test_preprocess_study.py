@@ -86,7 +86,7 @@ def test_no_recording_names_the_root(tmp_path, shipped_cfg):
     with pytest.raises(DataError, match="no recording found; expected a BIDS root") as info:
         preprocess_study(shipped_cfg, tmp_path / "raw", tmp_path)
     assert str(tmp_path / "raw") in str(info.value)
-    assert "sub-*/<datatype>/ for one of eeg" in str(info.value)
+    assert "sub-*/<datatype>/ for one of betas, eeg, epochs, func, ieeg, meg" in str(info.value)
 
 
 def test_a_datatype_the_root_lacks_is_named(study_copy, shipped_cfg, tmp_path):

@@ -20,6 +20,7 @@ from pipeline.generators.generate import INDEX_FILE
 from pipeline.generators.outputs import OUTPUT_IO
 from pipeline.generators.stimuli import REQUIRED
 from pipeline.io import atomic_output_file, read_json, read_tsv, write_json, write_tsv
+from pipeline.provenance import credit_line
 from pipeline.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,15 @@ class ChannelInputs:
     preprocessed_dir: Path
     generators_dir: Path
     targets_dir: Path
+
+
+def _credit(channels: ChannelInputs | None) -> str | None:
+    """The data's attribution, from the preprocessed ``info.json`` (None without one)."""
+    if channels is None:
+        return None
+    info_path = Path(channels.preprocessed_dir) / "info.json"
+    source = read_json(info_path).get("source") if info_path.is_file() else None
+    return credit_line(source or {})
 
 
 def describe_channels(inputs: ChannelInputs, raw_dir: Path, seed: int, out_dir: Path) -> None:
@@ -130,7 +140,8 @@ def evaluate_generated(cfg: EvaluateConfig, generated_dir: str | Path, raw_dir: 
     plots_dir.mkdir(parents=True, exist_ok=True)
     write_tsv(per_stimulus, plots_dir / "per_stimulus.tsv")
     if outputs:  # a study that generates nothing (generators.kinds: []) has no sheet
-        plot_sheet(test, outputs, cfg.sheet_rows, plots_dir / "reconstructions.png")
+        plot_sheet(test, outputs, cfg.sheet_rows, plots_dir / "reconstructions.png",
+                   _credit(channels))
     if channels is not None and "text" in summary["kinds"]:
         describe_channels(channels, raw_dir, cfg.seed, plots_dir)
     with atomic_output_file(metrics_path) as path:

@@ -32,7 +32,7 @@ def _caption_cell(axis, generated: str, true: str) -> None:
 
 
 def plot_sheet(test: StimulusSet, outputs: Mapping[str, Mapping[str, Output]], rows: int,
-               path: Path) -> None:
+               path: Path, credit: str | None = None) -> None:
     """Draw the first ``rows`` test stimuli with what was generated for them.
 
     Columns: the stimulus image; the image generated from the decoder's latent and from the
@@ -50,6 +50,8 @@ def plot_sheet(test: StimulusSet, outputs: Mapping[str, Mapping[str, Output]], r
         Number of stimuli shown.
     path : Path
         The PNG written.
+    credit : str, optional
+        The data's attribution, printed along the bottom.
     """
     n = min(rows, len(test))
     images = outputs.get("image", {})
@@ -80,7 +82,7 @@ def plot_sheet(test: StimulusSet, outputs: Mapping[str, Mapping[str, Output]], r
                 axis.set_title(title if shown else named, fontsize=7)
             else:
                 _image_cell(axis, views[row], title)
-    _save(figure, path)
+    _save(figure, path, credit)
 
 
 def _shape_views(shapes: ShapeOutput, n: int) -> np.ndarray:

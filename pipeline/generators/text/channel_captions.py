@@ -25,6 +25,7 @@ from pipeline.errors import DataError, ParamsError
 from pipeline.generators.base import Generator, StimulusSet
 from pipeline.generators.text.channel_figure import plot_channel_captions
 from pipeline.io import write_tsv
+from pipeline.provenance import credit_line
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ def channel_captions(preprocessed_dir: str | Path, stimuli: StimulusSet, generat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_tsv(table, out / TABLE)
-    plot_channel_captions(table, labels, positions, stimuli, out / FIGURE)
+    plot_channel_captions(table, labels, positions, stimuli, out / FIGURE,
+                          credit_line(data.info.get("source") or {}))
     logger.info("channel captions: %d groups of %s -> %s", len(table), data.path, out / TABLE)
     return table

@@ -11,13 +11,14 @@ from matplotlib.figure import Figure
 
 from pipeline.generators.base import StimulusSet, read_image
 from pipeline.io import PNG_METADATA
+from pipeline.provenance import draw_credit
 
 THUMBNAIL = 64  # pixels
 ROW_INCHES = 1.1
 
 
 def plot_channel_captions(table: pd.DataFrame, labels: np.ndarray, positions: np.ndarray,
-                          stimuli: StimulusSet, path: Path) -> None:
+                          stimuli: StimulusSet, path: Path, credit: str | None = None) -> None:
     """Draw each group as a row: its channels on the layout, its top stimuli, its caption.
 
     The layout is the channels' x and y (seen from above), the group in red; thumbnails are
@@ -35,6 +36,8 @@ def plot_channel_captions(table: pd.DataFrame, labels: np.ndarray, positions: np
         The stimuli, for the thumbnails.
     path : Path
         The PNG to write.
+    credit : str, optional
+        The data's attribution, printed along the bottom.
     """
     top = [ids.split(",") for ids in table["top_stimuli"]]
     n_thumbs = max(len(ids) for ids in top) if "image" in stimuli.table else 0
@@ -63,4 +66,5 @@ def plot_channel_captions(table: pd.DataFrame, labels: np.ndarray, positions: np
             for spine in ax.spines.values():
                 spine.set_visible(False)
     fig.tight_layout()
+    draw_credit(fig, credit)
     fig.savefig(path, dpi=80, metadata=PNG_METADATA)
