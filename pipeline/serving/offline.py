@@ -9,6 +9,8 @@ latents of their stimuli (the bundle's gallery unless another targets folder is 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,22 @@ from pipeline.serving.bundle import Bundle
 logger = logging.getLogger(__name__)
 
 BIDS_DESCRIPTION = "dataset_description.json"
+OUTPUTS = ("evaluate.json", "topk.csv", "plots")  # what an offline evaluation writes
+
+
+def _publish(staged: Path, out_dir: Path) -> None:
+    """Move the outputs written in ``staged`` into ``out_dir``, replacing earlier ones.
+
+    ``staged`` sits inside ``out_dir`` (same file system), so each move is a rename; other
+    files of ``out_dir`` are left alone.
+    """
+    for name in OUTPUTS:
+        target = out_dir / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        os.replace(staged / name, target)
 
 
 def _preprocessed(bundle: Bundle, data: Path, scratch: Path) -> Path:
@@ -52,7 +70,8 @@ def evaluate_bundle(bundle: Bundle, data: str | Path, out_dir: str | Path,
     data : str or Path
         A preprocessed folder or a BIDS root.
     out_dir : str or Path
-        Receives ``evaluate.json``, ``topk.csv`` and ``plots/``.
+        Receives ``evaluate.json``, ``topk.csv`` and ``plots/``, all three only once every
+        one is written (a failure leaves the folder as it was).
     cfg : EvaluateConfig, optional
         Metrics, averaging and bootstrap settings; None: the study's own, as the bundle
         carries them (the section's defaults for a bundle exported without them).
@@ -76,13 +95,14 @@ def evaluate_bundle(bundle: Bundle, data: str | Path, out_dir: str | Path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = Path(targets) if targets is not None else bundle.root / "gallery"
-    with tempfile.TemporaryDirectory(prefix="brainrecon-evaluate-") as scratch:
-        scratch_dir = Path(scratch)
+    with tempfile.TemporaryDirectory(prefix="brainrecon-evaluate-") as scratch, \
+            tempfile.TemporaryDirectory(prefix=".evaluate-", dir=out_dir) as staging:
+        scratch_dir, staged = Path(scratch), Path(staging)
         preprocessed = _preprocessed(bundle, Path(data), scratch_dir)
         for model in ("encoder", "baseline"):
             predict_latents(bundle.root / model, preprocessed, scratch_dir / model, ("test",))
         cfg = cfg or EvaluateConfig.model_validate(bundle.manifest.get("evaluate", {}))
-        results = evaluate(cfg, scratch_dir / "encoder",
-                           scratch_dir / "baseline", targets, None, out_dir / "evaluate.json",
-                           out_dir / "topk.csv", out_dir / "plots")
+        results = evaluate(cfg, scratch_dir / "encoder", scratch_dir / "baseline", targets,
+                           None, *(staged / name for name in OUTPUTS))
+        _publish(staged, out_dir)
     return {"bundle": bundle.name, "data": str(data), **results}

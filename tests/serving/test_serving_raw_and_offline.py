@@ -92,3 +92,24 @@ def test_a_betas_bundle_refuses_raw_recordings_first(bundle, recording):
                            files={"recording": b"anything", "events": recording[1]})
     assert response.status_code == 422
     assert "decodes fMRI betas; upload them as .npy" in response.json()["detail"]
+
+
+def test_offline_evaluation_replaces_its_outputs_at_once_or_not_at_all(
+        bundle, tiny_study_paths, tmp_path, monkeypatch):
+    import pipeline.evaluation.evaluate as stage
+
+    out = tmp_path / "out"
+    evaluate_bundle(bundle, tiny_study_paths["preprocessed"], out)
+    (out / "notes.txt").write_text("mine")
+    before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(stage, "plot_retrieval", fail)  # after evaluate.json and topk.csv
+    with pytest.raises(OSError, match="No space left"):
+        evaluate_bundle(bundle, tiny_study_paths["preprocessed"], out)
+    after = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    assert after == before  # the earlier outputs, the user's file, nothing staged left
+    assert sorted(path.name for path in out.iterdir()) == [
+        "evaluate.json", "notes.txt", "plots", "topk.csv"]
