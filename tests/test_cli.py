@@ -102,7 +102,7 @@ def test_add_studies_refuses_a_part_of_them_or_an_invalid_study(tmp_path, projec
 
 def test_every_dataset_study_file_adds_one_valid_study(tmp_path, project_root):
     files = sorted((project_root / "dataset-studies").glob("*.yaml"))
-    assert [path.stem for path in files] == ["nsd", "things_eeg2", "things_meg"]
+    assert [path.stem for path in files] == ["meg_masc", "nsd", "things_eeg2", "things_meg"]
     for path in files:
         params = tmp_path / f"{path.stem}.params.yaml"
         shutil.copy(project_root / "params.yaml", params)

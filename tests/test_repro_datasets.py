@@ -17,7 +17,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent / "studies"))  # the release miniatures
 
-from dataset_fixtures import write_things_eeg2, write_things_meg  # noqa: E402
+from dataset_fixtures import write_meg_masc, write_things_eeg2, write_things_meg  # noqa: E402
 from nsd_fixture import write_nsd  # noqa: E402
 from tiny_project import tiny_params  # noqa: E402
 
@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow
 STAGES = ("study", "preprocess", "targets", "baseline", "pretrain", "train", "predict",
           "evaluate", "generators", "generate", "evaluate_generated", "export")
 TIMEOUT = 1800
+SOUND_STUDIES = ("meg_masc",)  # heard speech: word-level scores, no generators
 
 
 def _folders(root: Path) -> dict[str, dict[str, str]]:
@@ -34,6 +35,7 @@ def _folders(root: Path) -> dict[str, dict[str, str]]:
     meg_root, meg_images = write_things_meg(root / "things_meg")
     return {"things_eeg2": {"eeg": str(eeg), "images": str(images)},
             "things_meg": {"root": str(meg_root), "images": str(meg_images)},
+            "meg_masc": {"root": str(write_meg_masc(root / "meg_masc"))},
             "nsd": {"root": str(write_nsd(root / "nsd").root)}}
 
 
@@ -82,12 +84,18 @@ def test_scores_sit_beside_chance_and_the_baseline_with_no_oracle(dataset_projec
         assert 0.0 <= top1["decoder"] <= 1.0 and 0.0 <= top1["baseline"] <= 1.0
         for png in ("retrieval.png", "topk.png", "similarity.png"):
             assert (work / "plots" / study / png).stat().st_size > 1000
-        assert (work / "plots" / f"{study}_generation" / "reconstructions.png").is_file()
+        if study in SOUND_STUDIES:
+            words = next(value for key, value in metrics.items() if key.startswith("word_top10"))
+            assert 0.0 < words["chance"] < 1.0 and words["oracle"] is None
+            assert (work / "plots" / study / "words.png").stat().st_size > 1000
+        else:
+            assert (work / "plots" / f"{study}_generation" / "reconstructions.png").is_file()
 
 
 def test_the_licence_reaches_the_predictions_that_the_figures_credit(dataset_project):
     work, _, studies = dataset_project
-    licences = {"things_eeg2": "CC BY 4.0", "things_meg": "CC0 1.0", "nsd": "NSD Terms"}
+    licences = {"things_eeg2": "CC BY 4.0", "things_meg": "CC0 1.0", "meg_masc": "CC BY 4.0",
+                "nsd": "NSD Terms"}
     for study in studies:
         info = json.loads((work / "data" / "predictions" / study / "decoder" / "info.json"
                            ).read_text())

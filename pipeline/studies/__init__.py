@@ -25,6 +25,7 @@ STUDIES: Registry[type[Study]] = Registry("study", modules=(
     "pipeline.studies.bids",
     "pipeline.studies.eegmmidb",
     "pipeline.studies.haxby2001",
+    "pipeline.studies.meg_masc",
     "pipeline.studies.nsd",
     "pipeline.studies.rawfiles",
     "pipeline.studies.simulated",

@@ -151,3 +151,101 @@ def write_things_meg(root: Path, subjects: tuple[str, ...] = ("BIGMEG1",), runs:
         attributes[attributes["subject_nr"] == subject_index].drop(columns="subject_nr").to_csv(
             bids / "sourcedata" / f"sample_attributes_P{number}.csv", index=False)
     return bids, images
+
+
+MEG_MASC_WORDS = ["tara", "stood", "on", "the", "hill", "and", "watched", "river", "a", "boat",
+                  "came", "slowly", "down"]
+MEG_MASC_AUDIO_RATE = 22_050  # Hz; the study resamples every sound to 16 kHz
+
+
+def _meg_masc_sound(rng: np.random.Generator, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """A sound of ``seconds``: noise under a slow random envelope. Returns (audio, envelope)."""
+    n = int(seconds * MEG_MASC_AUDIO_RATE)
+    knots = rng.uniform(0.05, 1.0, int(seconds * 4) + 2)  # 4 envelope steps a second
+    envelope = np.interp(np.arange(n) / MEG_MASC_AUDIO_RATE, np.arange(len(knots)) / 4, knots)
+    return 0.3 * envelope * rng.uniform(-1, 1, n), envelope
+
+
+def write_meg_masc(root: Path, subjects: tuple[str, ...] = ("01", "02"),
+                   sessions: tuple[str, ...] = ("0", "1"), tasks: tuple[str, ...] = ("0",),
+                   sounds_per_task: int = 5, sound_seconds: float = 6.5,
+                   seed: int = 0) -> Path:
+    """Write a miniature MEG-MASC BIDS release (OSF ag3kj) and return its root.
+
+    The layout is the release's: ``sub-01/ses-0/meg/sub-01_ses-0_task-0_meg.con`` (KIT) with
+    its ``_events.tsv`` (onset, duration, trial_type, value, sample; ``trial_type`` the repr
+    of a dict of kind ``sound``, ``word`` or ``phoneme`` naming the sound as
+    ``stimuli/audio/<story>_<k>.0.wav``, as the release does), ``participants.tsv`` and the
+    sounds as ``stimuli/audio/<story>_<k>.wav`` (22.05 kHz here), with the release's
+    ``stimuli/text/`` beside them. Each run plays its story's sounds back to back, 1 s apart,
+    every subject and session the same sounds; the MEG follows each sound's envelope 0.1 s
+    later, through a fixed mixing, under noise.
+    """
+    import mne
+    import mne_bids
+    import pandas as pd
+    from kit_writer import write_kit_con
+
+    from pipeline.audio import write_wav
+
+    rng = np.random.default_rng(seed)
+    stories = {task: ["lw1", "cable_spool_fort", "easy_money", "the_black_willow"][int(task)]
+               for task in tasks}
+    audio = root / "stimuli" / "audio"
+    audio.mkdir(parents=True)
+    (root / "stimuli" / "text").mkdir()
+    sounds = {}
+    for task, story in stories.items():
+        (root / "stimuli" / "text" / f"{story}.txt").write_text(" ".join(MEG_MASC_WORDS))
+        for index in range(sounds_per_task):
+            waveform, envelope = _meg_masc_sound(rng, sound_seconds)
+            write_wav(audio / f"{story}_{index}.wav", waveform, MEG_MASC_AUDIO_RATE)
+            sounds[task, index] = envelope
+    names = [f"MEG {index:03d}" for index in range(1, 9)]
+    mixing = rng.standard_normal(len(names))  # (8,)
+    sfreq, gap, lag = 200.0, 1.0, 0.1
+    for subject in subjects:
+        for session in sessions:
+            for task, story in stories.items():
+                onsets = 1.0 + (sound_seconds + gap) * np.arange(sounds_per_task)
+                n_times = int((onsets[-1] + sound_seconds + 1.0) * sfreq)
+                data = 2e-14 * rng.standard_normal((len(names), n_times))
+                rows = []
+                for index, onset in enumerate(onsets):
+                    envelope = sounds[task, index][::int(MEG_MASC_AUDIO_RATE / sfreq)]
+                    start = int((onset + lag) * sfreq)
+                    data[:, start:start + len(envelope)] += 1e-13 * np.outer(mixing, envelope)
+                    sound = f"stimuli/audio/{story}_{index}.0.wav"
+                    shared = {"story": story, "story_uid": float(task), "sound_id": float(index)}
+                    rows.append((onset, 0.0, {**shared, "kind": "sound", "start": 0.0,
+                                              "sound": sound}))
+                    for number, start_in in enumerate(np.arange(0.2, sound_seconds - 0.3, 0.45)):
+                        word = MEG_MASC_WORDS[(index + number) % len(MEG_MASC_WORDS)]
+                        rows.append((onset + start_in, 0.3, {
+                            **shared, "kind": "word", "start": round(float(start_in), 3),
+                            "sound": sound, "word": word, "word_index": number,
+                            "condition": "sentence", "phoneme": float("nan")}))
+                        rows.append((onset + start_in, 0.1, {
+                            **shared, "kind": "phoneme", "start": round(float(start_in), 3),
+                            "sound": sound, "phoneme": f"{word[0]}_B"}))
+                con = root / "tmp" / f"sub-{subject}_ses-{session}_task-{task}.con"
+                con.parent.mkdir(parents=True, exist_ok=True)
+                write_kit_con(con, names, sfreq, data)
+                raw = mne.io.read_raw_kit(con, verbose=False)
+                path = mne_bids.BIDSPath(subject=subject, session=session, task=task,
+                                         datatype="meg", root=root)
+                with warnings.catch_warnings():  # events come next, from the rows
+                    warnings.filterwarnings("ignore", "No events found or provided")
+                    mne_bids.write_raw_bids(raw, path, overwrite=True, verbose=False)
+                events = pd.DataFrame({
+                    "onset": [onset for onset, _, _ in rows],
+                    "duration": [duration for _, duration, _ in rows],
+                    "trial_type": [repr(event) for _, _, event in rows],  # as released
+                    "value": 0,
+                    "sample": [int(round(onset * sfreq)) for onset, _, _ in rows]})
+                events.to_csv(path.copy().update(suffix="events", extension=".tsv").fpath,
+                              sep="\t", index=False)
+    for leftover in sorted((root / "tmp").iterdir()):
+        leftover.unlink()
+    (root / "tmp").rmdir()
+    return root

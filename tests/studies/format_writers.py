@@ -3,7 +3,8 @@
 The tests use these writers to exercise MNE's CTF and Neuroscan readers (and the project code
 built on them) without downloading real recordings. Each writer lays the bytes out as the
 reader expects them; the layouts were worked out from the readers in ``mne/io/ctf`` and
-``mne/io/cnt`` and the public descriptions of the two formats.
+``mne/io/cnt`` and the public descriptions of the two formats (``kit_writer`` does the same
+for KIT/Yokogawa MEG, with the helpers shared here).
 
 - :func:`write_ctf_ds` writes a CTF ``.ds`` directory (``.res4`` header, ``.meg4`` samples,
   ``.hc`` head-coil positions, ``MarkerFile.mrk`` markers).
@@ -191,7 +192,7 @@ def write_ctf_ds(
         The dataset directory.
     """
     directory = Path(path)
-    data = _checked_signals(ch_names, data)
+    data = checked_signals(ch_names, data)
     _check_ctf_names(directory, ch_names)
     n_times = data.shape[1]
     trial_length = _checked_trial_length(n_times, samples_per_trial)
@@ -220,7 +221,7 @@ def write_ctf_ds(
     return directory
 
 
-def _checked_signals(ch_names: Sequence[str], data: np.ndarray) -> np.ndarray:
+def checked_signals(ch_names: Sequence[str], data: np.ndarray) -> np.ndarray:
     """``data`` as a float (n_chans, n_times) array matching ``ch_names``."""
     signals = np.asarray(data, dtype=float)
     if signals.ndim != 2 or signals.shape[0] != len(ch_names):
@@ -260,7 +261,7 @@ def _checked_trial_length(n_times: int, samples_per_trial: int | None) -> int:
     return samples_per_trial
 
 
-def _helmet_directions(n_sensors: int) -> np.ndarray:
+def helmet_directions(n_sensors: int) -> np.ndarray:
     """Unit vectors spread over the upper hemisphere (a Fibonacci spiral), (n_sensors, 3)."""
     index = np.arange(n_sensors) + 0.5
     z = 1.0 - 0.9 * index / n_sensors  # from the vertex down to ~25 degrees above the equator
@@ -280,7 +281,7 @@ def _ctf_meg_channels(data: np.ndarray) -> np.ndarray:
     peaks[peaks == 0] = 1e-12  # a flat channel: any gain will do
     tesla_per_count = peaks / INT32_FULL_SCALE
     channels["proper_gain"] = 1.0 / (tesla_per_count * CTF_QUANTISATION_GAIN)
-    directions = _helmet_directions(len(data))
+    directions = helmet_directions(len(data))
     inner, outer = channels["device_coils"][:, 0], channels["device_coils"][:, 1]
     inner["position_cm"] = CTF_HELMET_RADIUS_CM * directions
     outer["position_cm"] = (CTF_HELMET_RADIUS_CM + CTF_GRADIOMETER_BASELINE_CM) * directions
@@ -526,7 +527,7 @@ def write_neuroscan_cnt(
         The file written.
     """
     path = Path(path)
-    data = _checked_signals(ch_names, data)
+    data = checked_signals(ch_names, data)
     _check_cnt_arguments(ch_names, sfreq, data_format)
     n_chans, n_times = data.shape
     n_bytes = 4 if data_format == "int32" else 2

@@ -6,36 +6,24 @@ import mne
 import numpy as np
 import pytest
 from format_writers import write_ctf_ds, write_neuroscan_cnt
+from round_trip import MAX_RELATIVE_ERROR, relative_error, sine_in_noise
 
 SFREQ = 250
 N_TIMES = 4 * SFREQ
 MEG_NAMES = ["MLC11-2805", "MLF21-2805", "MRC11-2805", "MZO01-2805"]
 EEG_NAMES = ["Fz", "Cz", "Pz", "Oz"]
-MAX_RELATIVE_ERROR = 1e-3  # of the signal range
-
-
-def _signals(n_chans: int, scale: float) -> np.ndarray:
-    """Noise plus a 10 Hz sine, (n_chans, N_TIMES), of amplitude about ``scale``."""
-    rng = np.random.default_rng(0)
-    times = np.arange(N_TIMES) / SFREQ
-    return scale * (rng.standard_normal((n_chans, N_TIMES)) + np.sin(2 * np.pi * 10 * times))
-
-
-def _relative_error(raw: mne.io.BaseRaw, picks: list[str], expected: np.ndarray) -> float:
-    read = raw.get_data(picks=picks)
-    return float(np.max(np.abs(read - expected)) / np.ptp(expected))
 
 
 @pytest.fixture(scope="module")
 def meg() -> np.ndarray:
     """Four MEG channels in tesla (a few picotesla)."""
-    return _signals(len(MEG_NAMES), 1e-12)
+    return sine_in_noise(len(MEG_NAMES), N_TIMES, SFREQ, 1e-12)
 
 
 @pytest.fixture(scope="module")
 def eeg() -> np.ndarray:
     """Four EEG channels in volts (tens of microvolts)."""
-    return _signals(len(EEG_NAMES), 2e-5)
+    return sine_in_noise(len(EEG_NAMES), N_TIMES, SFREQ, 2e-5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -51,7 +39,7 @@ def test_ctf_dataset_reads_back_as_magnetometers(tmp_path, meg, reader):
     assert raw.get_channel_types() == ["mag"] * len(MEG_NAMES)
     assert raw.info["sfreq"] == SFREQ
     assert raw.n_times == N_TIMES
-    assert _relative_error(raw, MEG_NAMES, meg) < MAX_RELATIVE_ERROR
+    assert relative_error(raw, MEG_NAMES, meg) < MAX_RELATIVE_ERROR
 
 
 def test_ctf_markers_become_annotations_across_trials(tmp_path, meg):
@@ -66,7 +54,7 @@ def test_ctf_markers_become_annotations_across_trials(tmp_path, meg):
     np.testing.assert_allclose(raw.annotations.onset[order], [0.5, 1.25, 2.004, 3.5],
                                atol=1e-9)
     assert np.all(raw.annotations.duration == 0)
-    assert _relative_error(raw, MEG_NAMES, meg) < MAX_RELATIVE_ERROR  # trials stitched back
+    assert relative_error(raw, MEG_NAMES, meg) < MAX_RELATIVE_ERROR  # trials stitched back
 
 
 def test_ctf_without_markers_has_no_annotations(tmp_path, meg):
@@ -144,7 +132,7 @@ def _check_cnt(raw: mne.io.BaseRaw, expected: np.ndarray) -> None:
     assert raw.get_channel_types() == ["eeg"] * len(EEG_NAMES)
     assert raw.info["sfreq"] == SFREQ
     assert raw.n_times == N_TIMES
-    assert _relative_error(raw, EEG_NAMES, expected) < MAX_RELATIVE_ERROR
+    assert relative_error(raw, EEG_NAMES, expected) < MAX_RELATIVE_ERROR
     np.testing.assert_allclose(raw.annotations.onset, [s / SFREQ for s, _ in EVENTS])
     assert list(raw.annotations.description) == [str(code) for _, code in EVENTS]
 
@@ -189,7 +177,7 @@ def test_cnt_doubled_sample_count_is_misread_as_16_bit(tmp_path, eeg):
                                header_n_samples=2 * N_TIMES)
     misread = mne.io.read_raw_cnt(path, preload=True, verbose=False)
     assert misread.n_times == 2 * N_TIMES
-    assert _relative_error(misread.copy().crop(tmax=(N_TIMES - 1) / SFREQ), EEG_NAMES,
+    assert relative_error(misread.copy().crop(tmax=(N_TIMES - 1) / SFREQ), EEG_NAMES,
                            eeg) > 0.1
     recomputed = mne.io.read_raw_cnt(path, data_format="int32", recompute_n_samples=True,
                                      preload=True, verbose=False)
