@@ -16,6 +16,7 @@ ENCODERS = Registry("encoder", modules=(
     "pipeline.encoders.ridge",
     "pipeline.encoders.riemann",
     "pipeline.encoders.shallow",
+    "pipeline.encoders.spoc",
 ))
 FITTERS = Registry("fitter", modules=(
     "pipeline.encoders.fit_closed_form",

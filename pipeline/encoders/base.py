@@ -81,6 +81,15 @@ class Encoder(nn.Module):
                 f"(got {error.get('input')!r})"
             ) from None
 
+    def prepare_fit(self, data: EncoderData) -> dict[str, Any]:
+        """Initialise from the data before gradient descent (a closed-form start).
+
+        Called by the gradient-descent fitter with the training and validation data (the
+        test split is never read); the default does nothing. Returns details for
+        ``train.json``.
+        """
+        return {}
+
     def finish_fit(self, data: EncoderData) -> dict[str, Any]:
         """Fit what comes after gradient descent, once the selected epoch's weights are set.
 

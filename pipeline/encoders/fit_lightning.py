@@ -128,6 +128,7 @@ def fit_lightning(
     DataError
         If the validation loss was never finite.
     """
+    prepared = model.encoder.prepare_fit(data)
     selected = copy.deepcopy(model)  # receives the best weights; untouched by any wrapping
     lit = EncoderLitModule(model.encoder, cfg.loss, cfg.lr, cfg.weight_decay,
                            fingerprint=checkpoints.fingerprint if checkpoints else "")
@@ -159,5 +160,5 @@ def fit_lightning(
         history=history,
         best_epoch=int(best["epoch"]),
         val_loss=float(best["val_loss"]),
-        details={**extras, "epochs_run": len(history), **finished},
+        details={**extras, "epochs_run": len(history), **prepared, **finished},
     )

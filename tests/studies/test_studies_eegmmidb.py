@@ -75,15 +75,24 @@ def test_imagined_fists_vs_feet_with_csp_five_fold(eegmmidb, tmp_path):
     assert csp["trial"]["accuracy"] >= 0.9 and csp["above_chance"]  # README: about 0.98
 
 
-def test_riemann_encoder_on_imagery_is_near_the_tangent_space_classifier(eegmmidb, tmp_path):
+@pytest.fixture(scope="module")
+def scaled_imagery(eegmmidb, tmp_path_factory):
+    """The imagery runs preprocessed with robust scaling, and their MiniLM class latents."""
     from pipeline.targets.compute import compute_targets
     from pipeline.targets.options import TargetsConfig
 
-    out, targets = tmp_path / "pre", tmp_path / "targets"
+    root = tmp_path_factory.mktemp("scaled_imagery")
+    out, targets = root / "pre", root / "targets"
     out.mkdir()
     steps = [*STEPS, {"fn": "robust_scale", "kwargs": {"clamp": 20.0}}]
     preprocess_study(PreprocessConfig(montage="standard_1005", steps=steps), eegmmidb, out)
     compute_targets(TargetsConfig(name="minilm"), eegmmidb, targets)
+    return out, targets
+
+
+def test_riemann_encoder_on_imagery_is_near_the_tangent_space_classifier(scaled_imagery,
+                                                                         tmp_path):
+    out, targets = scaled_imagery
     cfg = CrossvalConfig(folds="stratified", n_folds=5, blocks=None, zscore_by_run=False,
                          encoders={"riemann": {}}, baselines={"tangent": {}}, n_bootstrap=200)
     metrics = crossval(cfg, out, targets, tmp_path / "metrics.json", tmp_path / "plots")
@@ -92,3 +101,15 @@ def test_riemann_encoder_on_imagery_is_near_the_tangent_space_classifier(eegmmid
     assert riemann["trial"]["accuracy"] >= tangent["trial"]["accuracy"] - 0.05
     assert all(choice["selection"] == "inner val_rank, mean of 5"
                for choice in riemann["selected"])
+
+
+def test_spoc_encoder_on_imagery_is_within_five_points_of_csp(scaled_imagery, tmp_path):
+    out, targets = scaled_imagery
+    cfg = CrossvalConfig(folds="stratified", n_folds=5, blocks=None, zscore_by_run=False,
+                         encoders={"spoc": {}}, baselines={"csp": {}}, n_bootstrap=200)
+    metrics = crossval(cfg, out, targets, tmp_path / "metrics.json", tmp_path / "plots")
+    spoc, csp = metrics["encoders"]["spoc"], metrics["baselines"]["csp"]
+    assert spoc["above_chance"] and spoc["trial"]["accuracy"] >= csp["trial"]["accuracy"] - 0.05
+    # alpha and epoch chosen on each fold's inner validation trials, never on its test trials
+    assert all({"init_alpha", "best_epoch", "init_val_rank"} <= set(choice)
+               for choice in spoc["selected"])
