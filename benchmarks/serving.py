@@ -7,9 +7,11 @@
 2. Over HTTP on loopback: ``brainrecon serve`` in its own process, once per ``--workers``
    count (uvicorn worker processes sharing the port; default 1 and 2); ``--clients`` concurrent
    clients each send ``--requests`` decode requests (one epoch as .npy, top-5 among the test
-   stimuli), then the same load on ``/api/health`` (the HTTP stack alone, the baseline). The
-   clients' connections are opened before the clock starts; clients and server share the
-   machine's cores.
+   stimuli), then the same load on ``/api/health`` (the HTTP stack alone, the baseline). Each
+   client is one keep-alive connection, opened before the clock starts, that sends a request
+   serialised once and reads the status line and the body's length (asyncio streams, no HTTP
+   client library): the load generator's own cost stays small, though it shares the machine's
+   cores with the server.
    Throughput, p50 / p99 latency and the count of failed requests.
 
 Results: a markdown table on stdout and ``benchmarks/results/serving.{json,md}``.
@@ -31,6 +33,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -99,51 +102,89 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(bundle_dir: Path, port: int, threads: int, workers: int) -> subprocess.Popen:
-    """``brainrecon serve`` of one bundle in its own process(es); returns once it answers."""
+def start_server(bundle_dir: Path, port: int, threads: int, workers: int, log: Path
+                 ) -> subprocess.Popen:
+    """``brainrecon serve`` of one bundle in its own process(es), its stderr in ``log``;
+    returns once it has said it serves (with several workers: once every one listens, so
+    that the clients' connections spread over all of them) and answers."""
     command = [str(Path(sys.executable).parent / "brainrecon"), "serve", "--bundle",
                str(bundle_dir), "--port", str(port), "--threads", str(threads),
                "--workers", str(workers)]
     env = {key: value for key, value in os.environ.items() if key != "BRAINRECON_API_KEY"}
-    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, env=env, stderr=stderr)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"brainrecon serve exited with {process.returncode}: "
+                             f"{log.read_text().strip()}")
         try:
-            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
-            return process
+            if "serving" in log.read_text():
+                httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
+                return process
         except httpx.TransportError:
-            if process.poll() is not None:
-                raise SystemExit(f"brainrecon serve exited with {process.returncode}") from None
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     process.kill()
     raise SystemExit("brainrecon serve did not answer in 120 s")
 
 
+def serialised(url: str, request: dict[str, Any]) -> bytes:
+    """``request`` (httpx.Request arguments) as the bytes of one HTTP/1.1 keep-alive request."""
+    built = httpx.Request(**{**request, "url": url + request["url"]})
+    built.read()
+    target = built.url.raw_path.decode()
+    head = [f"{built.method} {target} HTTP/1.1"] + [
+        f"{name}: {value}" for name, value in built.headers.items()
+        if name.lower() != "connection"] + ["Connection: keep-alive"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + built.content
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+                   ) -> int:
+    """Send ``request`` on an open connection and read the whole answer; its status code."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = next(int(line.split(":", 1)[1]) for line in lines
+                  if line.lower().startswith("content-length:"))
+    await reader.readexactly(length)
+    return int(lines[0].split(" ", 2)[1])
+
+
 async def load(url: str, request: dict[str, Any], clients: int, requests: int
                ) -> dict[str, Any]:
-    """``clients`` concurrent clients, ``requests`` each; throughput, latency, failures."""
+    """``clients`` concurrent clients, ``requests`` each; throughput, latency, failures.
+
+    Each client holds one keep-alive connection, opened before the clock starts, and sends
+    the request serialised once: the load generator parses a status line and a length,
+    nothing more, so its own cost per request stays small beside the server's.
+    """
+    host, port = httpx.URL(url).host, httpx.URL(url).port
+    payload = serialised(url, request)
     seconds: list[float] = []
     failures = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    connections = [await asyncio.open_connection(host, port) for _ in range(clients)]
 
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
-        async def one_client() -> None:
-            nonlocal failures
-            for _ in range(requests):
-                start = time.perf_counter()
-                try:
-                    response = await client.request(**request)
-                    failures += response.status_code != 200
-                except httpx.HTTPError:
-                    failures += 1
+    async def one_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal failures
+        for sent in range(requests):
+            start = time.perf_counter()
+            try:
+                failures += await exchange(reader, writer, payload) != 200
+            except (OSError, asyncio.IncompleteReadError, StopIteration, ValueError):
+                failures += requests - sent  # the connection is lost, and what it had left
+                return
+            finally:
                 seconds.append(time.perf_counter() - start)
 
-        # every connection opened before timing: steady-state latency, not TCP set-up
-        await asyncio.gather(*(client.get("/api/health") for _ in range(clients)))
-        began = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
-        wall = time.perf_counter() - began
-    return {"requests": len(seconds), "failed": failures, "seconds": round(wall, 2),
+    began = time.perf_counter()
+    await asyncio.gather(*(one_client(*connection) for connection in connections))
+    wall = time.perf_counter() - began
+    for _, writer in connections:
+        writer.close()
+    return {"requests": clients * requests, "failed": failures, "seconds": round(wall, 2),
             "requests_per_s": round(len(seconds) / wall, 1), **percentiles(seconds)}
 
 
@@ -157,16 +198,18 @@ def over_http(bundle: Bundle, clients: int, requests: int, threads: int, workers
               "data": {"k": "5", "gallery": "test",
                        "subject": str(bundle.examples.trials["subject"][0])}}
     port = free_port()
-    server = start_server(bundle.root, port, threads, workers)
     served = f"{workers} worker{'s' * (workers > 1)}"
-    try:
-        url = f"http://127.0.0.1:{port}"
-        return {f"decode one epoch, {served}": asyncio.run(load(url, decode, clients, requests)),
+    with tempfile.TemporaryDirectory(prefix="brainrecon-serving-") as work:
+        server = start_server(bundle.root, port, threads, workers, Path(work) / "serve.log")
+        try:
+            url = f"http://127.0.0.1:{port}"
+            return {
+                f"decode one epoch, {served}": asyncio.run(load(url, decode, clients, requests)),
                 f"health (HTTP stack alone), {served}": asyncio.run(
                     load(url, {"method": "GET", "url": "/api/health"}, clients, requests))}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def markdown(results: dict[str, Any]) -> str:

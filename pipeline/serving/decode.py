@@ -89,10 +89,12 @@ def retrieve(gallery: Gallery, latents: np.ndarray, k: int, split: str) -> list[
                          "gallery's size, at most 100)")
     scores = unit_rows(latents.astype(np.float64)) @ gallery.unit[rows].T  # (n, n_rows)
     best = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # (n, k)
-    table = gallery.table.iloc[rows].reset_index(drop=True)
-    captions = table["caption"] if "caption" in table.columns else pd.Series([None] * len(table))
-    return [[Match(str(table["stimulus_id"].iloc[j]), str(table["split"].iloc[j]),
-                   None if captions.iloc[j] is None else str(captions.iloc[j]),
+    table = gallery.table  # columns as arrays: no DataFrame indexing per match
+    ids, splits = table["stimulus_id"].to_numpy(), table["split"].to_numpy()
+    captions = (table["caption"].to_numpy() if "caption" in table.columns
+                else np.full(len(table), None, dtype=object))
+    return [[Match(str(ids[rows[j]]), str(splits[rows[j]]),
+                   None if captions[rows[j]] is None else str(captions[rows[j]]),
                    round(float(scores[i, j]), 6)) for j in order]
             for i, order in enumerate(best)]
 

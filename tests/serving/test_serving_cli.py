@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -77,3 +78,43 @@ def test_serve_needs_at_least_one_worker(bundle_dir):
 
     with pytest.raises(ParamsError, match=r"--workers: got 0; expected at least 1"):
         serve([bundle_dir], "127.0.0.1", free_port(), "BRAINRECON_API_KEY", 2**20, 1, 0)
+
+
+def test_two_workers_each_listen_and_share_keep_alive_connections(bundle_dir):
+    import psutil
+
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "brainrecon"), "serve", "--bundle", str(bundle_dir),
+         "--port", str(port), "--threads", "1", "--workers", "2"],
+        stderr=subprocess.PIPE, text=True)
+    try:
+        banner = process.stderr.readline()  # written once every worker listens
+        assert "with 2 workers" in banner, banner + process.stderr.read()
+        connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        for connection in connections:
+            connection.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+        held = {child: sum(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+                           for c in child.net_connections(kind="tcp"))
+                for child in psutil.Process(process.pid).children()}
+        served = sorted(count for count in held.values() if count)
+        assert len(served) == 2 and sum(served) == 40 and served[0] >= 8, held  # not 46 / 4
+        for connection in connections:
+            connection.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    _, running = psutil.wait_procs([child for child, count in held.items() if count], timeout=10)
+    assert not running  # the workers stop with it
+
+
+def test_a_worker_that_dies_stops_the_others_in_one_line(monkeypatch):
+    from pipeline.serving.processes import SERVE_ENV, supervise
+
+    monkeypatch.setenv(SERVE_ENV, json.dumps({"bundles": ["/nonexistent/bundle"],
+                                              "api_key_env": "K", "max_upload_bytes": 1,
+                                              "threads": 1}))
+    with pytest.raises(SystemExit, match=r"worker exited on its own \(code 1\); the other "
+                                         r"workers were stopped"):
+        supervise("127.0.0.1", free_port(), 2, "never written\n")
