@@ -107,11 +107,19 @@ def spoc_filters(x: np.ndarray, components: np.ndarray, per_component: int,
 
     Returns
     -------
-    ndarray, shape (K * per_component, C)
+    ndarray, shape (K * min(per_component, C), C)
+
+    Raises
+    ------
+    DataError
+        If the epochs have no finite, non-zero power.
     """
     mean, weighted = _weighted_covariances(x, components)
     n_chans = len(mean)
     level = np.trace(mean) / n_chans
+    if not np.isfinite(level) or level <= 0:
+        raise DataError(f"encoder 'spoc': the training epochs' mean power is {level:g}; "
+                        "expected finite signals that are not flat")
     mean = (1 - shrinkage) * mean + (shrinkage + COVARIANCE_FLOOR) * level * np.eye(n_chans)
     filters = []
     for target_cov in weighted:

@@ -115,3 +115,8 @@ def test_filters_never_exceed_the_channels():
     rng = np.random.default_rng(3)
     x, target = rng.normal(size=(20, 3, T)), rng.normal(size=(20, 4))
     assert spoc_filters(x, _leading_components(target, 2), 5, 0.0).shape == (6, 3)
+
+
+def test_flat_epochs_are_a_data_error_naming_the_power():
+    with pytest.raises(DataError, match=r"spoc.*mean power is 0; expected finite signals"):
+        spoc_filters(np.zeros((10, 3, T)), np.linspace(-1, 1, 10)[:, None], 2, 0.0)
