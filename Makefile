@@ -10,7 +10,7 @@ export PYTHONHASHSEED := 0
 # seeg and fmri (more-studies.yaml, inserted into params.yaml; `git checkout params.yaml` undoes it)
 STUDIES ?= default
 
-.PHONY: demo test test-fast lint clean browser
+.PHONY: demo test test-slow lint clean browser
 
 demo: $(VENV)/.installed
 ifeq ($(STUDIES),all)
@@ -21,11 +21,13 @@ endif
 	dvc repro
 	brainrecon results
 
+# `make test` leaves out the tests marked slow (the end-to-end dvc repro runs, real weights);
+# `make test-slow` runs only those; CI (.ci/run) runs both.
 test: $(VENV)/.installed-test browser
-	python -m pytest -ra --durations=15
+	python -m pytest -ra --durations=15 -m "not slow"
 
-test-fast: $(VENV)/.installed-test
-	python -m pytest -ra -m "not slow"
+test-slow: $(VENV)/.installed-test browser
+	python -m pytest -ra --durations=15 -m slow
 
 lint: $(VENV)/.installed-test
 	ruff check pipeline stages tests
