@@ -161,7 +161,8 @@ async def load(url: str, request: dict[str, Any], clients: int, requests: int
     the request serialised once: the load generator parses a status line and a length,
     nothing more, so its own cost per request stays small beside the server's.
     """
-    host, port = httpx.URL(url).host, httpx.URL(url).port
+    parsed = httpx.URL(url)
+    host, port = parsed.host, parsed.port
     payload = serialised(url, request)
     seconds: list[float] = []
     failures = 0

@@ -121,12 +121,11 @@ def spoc_filters(x: np.ndarray, components: np.ndarray, per_component: int,
         raise DataError(f"encoder 'spoc': the training epochs' mean power is {level:g}; "
                         "expected finite signals that are not flat")
     mean = (1 - shrinkage) * mean + (shrinkage + COVARIANCE_FLOOR) * level * np.eye(n_chans)
-    filters = []
-    for target_cov in weighted:
-        _, vectors = scipy.linalg.eigh(target_cov, mean)  # ascending; v' C v = 1
-        ends = [n_chans - 1 - k // 2 if k % 2 == 0 else k // 2 for k in range(per_component)]
-        filters.extend(vectors[:, end] for end in ends[:n_chans])
-    return np.stack(filters)
+    ends = [n_chans - 1 - k // 2 if k % 2 == 0 else k // 2  # top, bottom, next top, ...
+            for k in range(min(per_component, n_chans))]
+    # eigenvalues ascending, eigenvectors scaled to v' C v = 1
+    return np.concatenate([scipy.linalg.eigh(target_cov, mean)[1][:, ends].T
+                           for target_cov in weighted])
 
 
 @register_encoder("spoc")
@@ -194,8 +193,7 @@ class SpocEncoder(Encoder):
         train, val = data.arrays("train"), data.arrays("val")
         opts = self.options
         components = _leading_components(train.target.astype(np.float64), opts.n_components)
-        per_component = min(opts.filters_per_component, train.x.shape[1])
-        filters = spoc_filters(train.x, components, per_component, opts.shrinkage)
+        filters = spoc_filters(train.x, components, opts.filters_per_component, opts.shrinkage)
         with torch.no_grad():
             self.filters.zero_()
             self.filters[: len(filters)] = torch.from_numpy(filters.astype(np.float32))

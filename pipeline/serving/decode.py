@@ -93,9 +93,9 @@ def retrieve(gallery: Gallery, latents: np.ndarray, k: int, split: str) -> list[
     ids, splits = table["stimulus_id"].to_numpy(), table["split"].to_numpy()
     captions = (table["caption"].to_numpy() if "caption" in table.columns
                 else np.full(len(table), None, dtype=object))
-    return [[Match(str(ids[rows[j]]), str(splits[rows[j]]),
-                   None if captions[rows[j]] is None else str(captions[rows[j]]),
-                   round(float(scores[i, j]), 6)) for j in order]
+    return [[Match(str(ids[row]), str(splits[row]),
+                   None if captions[row] is None else str(captions[row]), round(float(score), 6))
+             for row, score in zip(rows[order], scores[i, order], strict=True)]
             for i, order in enumerate(best)]
 
 
